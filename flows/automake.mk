@@ -1,0 +1,19 @@
+# flows/: the pure core.  Objects in, a flow set out; no I/O (no sockets, no
+# files, no event loop, no logging), so every piece is unit-testable and
+# `ovs-netpolctl compile` can run it offline.  tests/check-flows-purity.sh
+# enforces that.
+
+noinst_LIBRARIES += flows/libnetpol.a
+flows_libnetpol_a_SOURCES = \
+	flows/cidr.c \
+	flows/manifest.c \
+	flows/model.c \
+	flows/object-parse.c \
+	flows/object-parse.h \
+	flows/port-range.c \
+	flows/port-range.h \
+	flows/problems.c \
+	flows/selector.c \
+	flows/selector.h \
+	flows/util.c \
+	flows/yaml.c
