@@ -1,2 +1,25 @@
 # agent/: the daemon, its event loop and its I/O (OVSDB, OpenFlow,
-# manifests, Kubernetes API, control socket).
+# manifests, Kubernetes API, control socket).  agent/libagent.a holds the
+# modules; ovs-netpol-agent.c is only main().
+
+noinst_LIBRARIES += agent/libagent.a
+agent_libagent_a_SOURCES = \
+	agent/agent.c \
+	agent/agent.h \
+	agent/control.c \
+	agent/control.h \
+	agent/manifest-files.c \
+	agent/ofctrl.c \
+	agent/ofctrl.h \
+	agent/manifest-files.h \
+	agent/manifest-watch.c \
+	agent/manifest-watch.h \
+	agent/ovsdb-monitor.c \
+	agent/ovsdb-monitor.h
+
+agent_ldadd = agent/libagent.a flows/libnetpol.a $(OVS_LIBS) \
+	$(JANSSON_LIBS) $(YAML_LIBS) $(EVENT_LIBS) $(CURL_LIBS)
+
+sbin_PROGRAMS += agent/ovs-netpol-agent
+agent_ovs_netpol_agent_SOURCES = agent/ovs-netpol-agent.c
+agent_ovs_netpol_agent_LDADD = $(agent_ldadd)

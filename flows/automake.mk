@@ -6,10 +6,20 @@
 noinst_LIBRARIES += flows/libnetpol.a
 flows_libnetpol_a_SOURCES = \
 	flows/cidr.c \
+	flows/cluster.c \
+	flows/compiler.c \
+	flows/conj-ids.c \
+	flows/explain.c \
+	flows/flow-build.c \
+	flows/flow-build.h \
+	flows/flow-set.c \
 	flows/manifest.c \
 	flows/model.c \
 	flows/object-parse.c \
 	flows/object-parse.h \
+	flows/pipeline.c \
+	flows/policy-match.c \
+	flows/policy-match.h \
 	flows/port-range.c \
 	flows/port-range.h \
 	flows/problems.c \

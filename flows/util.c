@@ -190,6 +190,12 @@ np_hash_string(const char *s, uint32_t basis)
     return np_hash_bytes(s, strlen(s), basis);
 }
 
+const char *
+np_strerror(int error)
+{
+    return error == EOF ? "end of file" : strerror(error);
+}
+
 int
 np_str_ends_with(const char *s, const char *suffix)
 {

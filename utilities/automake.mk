@@ -1,2 +1,12 @@
 # utilities/: the operator's tools and the scripts around the build.
-dist_noinst_SCRIPTS += utilities/ovs-netpol-setup.sh
+
+bin_PROGRAMS += utilities/ovs-netpolctl
+utilities_ovs_netpolctl_SOURCES = \
+	utilities/ctl-offline.c \
+	utilities/ctl-online.c \
+	utilities/ctl.h \
+	utilities/ovs-netpolctl.c
+utilities_ovs_netpolctl_LDADD = $(agent_ldadd)
+
+dist_noinst_SCRIPTS += \
+	utilities/ovs-netpol-setup.sh

@@ -141,7 +141,9 @@ bool np_object_identify(const json_t *, enum np_kind *kind,
 
 /* Manifests. */
 
-/* Called for each object read from a manifest; takes ownership of 'obj'. */
+/* Called for each object read from a manifest; takes ownership of 'obj',
+ * which is malloc'd: the callee eventually calls np_object_destroy(obj) and
+ * free(obj) (or keeps '*obj' by value and frees 'obj'). */
 typedef void manifest_object_cb(struct np_object *obj, void *aux);
 
 /* Parses the manifest in 'buf' ('size' bytes, need not be null-terminated),

@@ -37,6 +37,8 @@ extern "C" {
 #define NP_PRINTF_FORMAT(FMT, ARG1) \
     __attribute__((__format__(__printf__, FMT, ARG1)))
 #define NP_ARRAY_SIZE(ARRAY) (sizeof (ARRAY) / sizeof (ARRAY)[0])
+#define NP_MIN(A, B) ((A) < (B) ? (A) : (B))
+#define NP_MAX(A, B) ((A) > (B) ? (A) : (B))
 
 void *np_xmalloc(size_t size) __attribute__((__malloc__));
 void *np_xzalloc(size_t size) __attribute__((__malloc__));
@@ -61,6 +63,10 @@ void *np_x2nrealloc(void *array, size_t *allocated, size_t n,
 uint32_t np_hash_bytes(const void *p, size_t n, uint32_t basis);
 uint32_t np_hash_string(const char *s, uint32_t basis);
 uint32_t np_hash_add(uint32_t hash, uint32_t data);
+
+/* Like strerror(), but also knows EOF (end of stream), which
+ * libopenvswitch returns where a connection closed. */
+const char *np_strerror(int error);
 
 /* Returns true if 's' ends with 'suffix'. */
 int np_str_ends_with(const char *s, const char *suffix);

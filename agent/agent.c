@@ -1,0 +1,592 @@
+/*
+ * Copyright (c) 2026 The ovs-netpol Authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* agent.c: the agent's core (agent.h): the cluster state, the run that
+ * compiles it and hands the flows to ofctrl, and the control commands.  Its
+ * inputs are the sources (ovsdb-monitor.c, manifest-watch.c), its output
+ * ofctrl.c; it does no I/O of its own. */
+
+#include <config.h>
+#include "agent.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <openvswitch/dynamic-string.h>
+#include <openvswitch/list.h>
+#include <openvswitch/vlog.h>
+#include "control.h"
+#include "manifest-watch.h"
+#include "ofctrl.h"
+#include "ovs-netpol/cidr.h"
+#include "ovs-netpol/cluster.h"
+#include "ovs-netpol/compiler.h"
+#include "ovs-netpol/conj-ids.h"
+#include "ovs-netpol/flow-set.h"
+#include "ovs-netpol/manifest.h"
+#include "ovs-netpol/util.h"
+#include "ovsdb-monitor.h"
+
+VLOG_DEFINE_THIS_MODULE(agent);
+
+/* A "wait-sync" request waiting for the switch to catch up. */
+struct waiter {
+    struct ovs_list node;       /* In 'agent->waiters'. */
+    struct control_request *req;
+    uint64_t target_seq;
+    long long int deadline;     /* msec, or LLONG_MAX. */
+};
+
+struct agent {
+    struct event_base *base;
+    struct agent_options opts;
+    struct np_config config;
+
+    struct cluster cluster;
+    struct conj_ids ids;
+    struct flow_set desired;
+    struct np_problems problems;        /* Of the last compile. */
+    struct compile_stats compile_stats;
+
+    uint64_t change_seq;        /* Bumped by every change of 'cluster'. */
+    uint64_t desired_seq;       /* The change_seq 'desired' reflects. */
+    bool dirty;                 /* 'cluster' changed since the compile. */
+    bool synced_once;           /* Every source delivered a full view. */
+
+    long long int last_compile_usec;
+    long long int last_install_wall;    /* msec since the epoch, or 0. */
+    uint64_t n_compiles;
+
+    struct ovsdb_monitor *ovsdb;
+    struct manifest_watch *manifests;
+    struct ofctrl *ofctrl;
+    struct control_server *control;
+
+    struct event *run_event;
+    struct event *waiter_timer;
+    struct ovs_list waiters;    /* Contains struct waiter. */
+};
+
+static void agent_run(struct agent *);
+
+static long long int
+wall_msec(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long int) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void
+agent_changed(struct agent *agent)
+{
+    agent->change_seq++;
+    agent->dirty = true;
+    event_active(agent->run_event, EV_TIMEOUT, 0);
+}
+
+/* Sources. */
+
+static void
+ports_changed_cb(void *agent_)
+{
+    struct agent *agent = agent_;
+    const struct hmap *ports = ovsdb_monitor_ports(agent->ovsdb);
+    struct cluster *cluster = &agent->cluster;
+    bool changed = false;
+
+    struct local_port *port;
+    HMAP_FOR_EACH_SAFE (port, node, &cluster->ports) {
+        if (!ovsdb_monitor_find_port(agent->ovsdb, port->ofport)) {
+            cluster_delete_port(cluster, port->ofport);
+            changed = true;
+        }
+    }
+    const struct local_port *new;
+    HMAP_FOR_EACH (new, node, ports) {
+        const struct local_port *old = cluster_find_port(cluster,
+                                                         new->ofport);
+        if (!old || !local_port_equal(old, new)) {
+            cluster_set_port(cluster, local_port_clone(new));
+            changed = true;
+        }
+    }
+    if (changed || !agent->synced_once) {
+        agent_changed(agent);
+    }
+}
+
+static void
+manifests_changed_cb(void *agent_)
+{
+    struct agent *agent = agent_;
+    if (manifest_watch_apply(agent->manifests, &agent->cluster)
+        || !agent->synced_once) {
+        agent_changed(agent);
+    }
+}
+
+static bool
+sources_synced(const struct agent *agent)
+{
+    return (ovsdb_monitor_is_synced(agent->ovsdb)
+            && (!agent->manifests
+                || manifest_watch_is_synced(agent->manifests)));
+}
+
+/* The run. */
+
+static void
+log_compile_problems(const struct agent *agent)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 20);
+    for (size_t i = 0; i < agent->problems.n; i++) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        np_problem_format(&agent->problems.items[i], &s);
+        VLOG_WARN_RL(&rl, "%s", ds_cstr(&s));
+        ds_destroy(&s);
+    }
+}
+
+static void
+agent_compile(struct agent *agent)
+{
+    long long int start = np_time_usec();
+    struct flow_set flows;
+
+    flow_set_init(&flows);
+    np_problems_clear(&agent->problems);
+    compile_full(&agent->cluster, &agent->config, &agent->ids, &flows,
+                 &agent->problems, &agent->compile_stats);
+    flow_set_swap(&agent->desired, &flows);
+    flow_set_destroy(&flows);
+
+    agent->last_compile_usec = np_time_usec() - start;
+    agent->desired_seq = agent->change_seq;
+    agent->dirty = false;
+    agent->n_compiles++;
+    log_compile_problems(agent);
+    VLOG_DBG("compiled %zu flows in %lld us", flow_set_count(&agent->desired),
+             agent->last_compile_usec);
+}
+
+static void
+answer_waiters(struct agent *agent)
+{
+    uint64_t installed = ofctrl_installed_seq(agent->ofctrl);
+    long long int now = np_time_msec();
+    struct waiter *w;
+
+    LIST_FOR_EACH_SAFE (w, node, &agent->waiters) {
+        bool done = (agent->synced_once && !agent->dirty
+                     && installed >= w->target_seq);
+        if (done) {
+            control_request_reply(w->req, json_pack("{sI}", "seq",
+                                                    (json_int_t) installed));
+        } else if (now >= w->deadline) {
+            control_request_error(w->req, "timed out waiting for the switch "
+                                  "(installed %"PRIu64", wanted %"PRIu64
+                                  "; switch %s)", installed, w->target_seq,
+                                  ofctrl_state_name(agent->ofctrl));
+        } else {
+            continue;
+        }
+        ovs_list_remove(&w->node);
+        free(w);
+    }
+}
+
+static void
+agent_run(struct agent *agent)
+{
+    if (!agent->synced_once) {
+        if (!sources_synced(agent)) {
+            return;
+        }
+        agent->synced_once = true;
+        VLOG_INFO("every source has delivered its first full view; "
+                  "installing policy");
+    }
+    if (agent->dirty) {
+        agent_compile(agent);
+    }
+    if (ofctrl_installed_seq(agent->ofctrl) < agent->desired_seq
+        && ofctrl_put(agent->ofctrl, &agent->desired, agent->desired_seq)
+        && ofctrl_installed_seq(agent->ofctrl) >= agent->desired_seq) {
+        agent->last_install_wall = wall_msec();
+    }
+    answer_waiters(agent);
+}
+
+static void
+run_cb(evutil_socket_t fd, short events, void *agent_)
+{
+    agent_run(agent_);
+}
+
+static void
+switch_ready_cb(void *agent_)
+{
+    struct agent *agent = agent_;
+    if (ofctrl_installed_seq(agent->ofctrl) >= agent->desired_seq
+        && agent->desired_seq) {
+        agent->last_install_wall = wall_msec();
+    }
+    event_active(agent->run_event, EV_TIMEOUT, 0);
+}
+
+static void
+waiter_timer_cb(evutil_socket_t fd, short events, void *agent_)
+{
+    struct agent *agent = agent_;
+    struct timeval tv = { 0, 200 * 1000 };
+    answer_waiters(agent);
+    if (!ovs_list_is_empty(&agent->waiters)) {
+        evtimer_add(agent->waiter_timer, &tv);
+    }
+}
+
+/* Control commands. */
+
+static void
+cmd_wait_sync(struct control_request *req, const json_t *args, void *agent_)
+{
+    struct agent *agent = agent_;
+
+    /* Catch up with the sources first: a manifest written just before the
+     * request must count. */
+    if (agent->manifests && manifest_watch_rescan(agent->manifests)) {
+        manifests_changed_cb(agent);
+    }
+
+    struct waiter *w = np_xzalloc(sizeof *w);
+    json_t *timeout = json_object_get(args, "timeout");
+    w->req = req;
+    w->target_seq = agent->change_seq;
+    w->deadline = (json_is_number(timeout) && json_number_value(timeout) > 0
+                   ? np_time_msec() + json_number_value(timeout) * 1000
+                   : LLONG_MAX);
+    ovs_list_push_back(&agent->waiters, &w->node);
+
+    struct timeval tv = { 0, 200 * 1000 };
+    evtimer_add(agent->waiter_timer, &tv);
+    event_active(agent->run_event, EV_TIMEOUT, 0);
+}
+
+static json_t *
+cidrs_to_json(const struct cidr *cidrs, size_t n)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char *s = cidr_to_string(&cidrs[i]);
+        char *slash = cidr_is_host(&cidrs[i]) ? strchr(s, '/') : NULL;
+        if (slash) {
+            *slash = '\0';
+        }
+        json_array_append_new(array, json_string(s));
+        free(s);
+    }
+    return array;
+}
+
+static json_t *
+ports_to_json(const struct agent *agent)
+{
+    json_t *array = json_array();
+    const struct local_port *port;
+    HMAP_FOR_EACH (port, node, &agent->cluster.ports) {
+        json_t *p = json_pack("{sIss}", "ofport", (json_int_t) port->ofport,
+                              "name", port->name);
+        if (local_port_is_pod(port)) {
+            const struct np_pod *pod = cluster_find_pod(
+                &agent->cluster, port->pod_namespace, port->pod_name);
+            char *name = np_xasprintf("%s/%s", port->pod_namespace,
+                                      port->pod_name);
+            json_object_set_new(p, "pod", json_string(name));
+            free(name);
+            json_object_set_new(p, "known", json_boolean(pod != NULL));
+            json_object_set_new(p, "ips", port->n_ips || !pod
+                                ? cidrs_to_json(port->ips, port->n_ips)
+                                : cidrs_to_json(pod->ips, pod->n_ips));
+            if (port->has_mac) {
+                char mac[18];
+                snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x",
+                         port->mac[0], port->mac[1], port->mac[2],
+                         port->mac[3], port->mac[4], port->mac[5]);
+                json_object_set_new(p, "mac", json_string(mac));
+            }
+        } else {
+            json_object_set_new(p, "role", json_string(
+                                    port->ofport == LOCAL_PORT_HOST
+                                    ? "host" : "uplink"));
+        }
+        json_array_append_new(array, p);
+    }
+    return array;
+}
+
+static json_t *
+rules_to_json(const struct agent *agent)
+{
+    json_t *array = json_array();
+    const struct rule_ref *ref;
+    HMAP_FOR_EACH (ref, id_node, &agent->ids.by_id) {
+        if (!ref->retired) {
+            json_array_append_new(array, json_pack(
+                "{sIsssssssIss}", "conj_id", (json_int_t) ref->id,
+                "namespace", ref->namespace, "policy", ref->policy,
+                "direction", np_direction_name(ref->dir),
+                "index", (json_int_t) ref->index,
+                "variant", ref->variant));
+        }
+    }
+    return array;
+}
+
+static json_t *
+problems_to_json(const struct np_problems *problems, json_t *array)
+{
+    for (size_t i = 0; i < problems->n; i++) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        np_problem_format(&problems->items[i], &s);
+        json_array_append_new(array, json_string(ds_cstr(&s)));
+        ds_destroy(&s);
+    }
+    return array;
+}
+
+static json_t *
+switch_to_json(const struct agent *agent)
+{
+    const struct ofctrl_stats *s = ofctrl_get_stats(agent->ofctrl);
+    json_t *j = json_pack(
+        "{sssssbsIsIsIsIsIsIsIsIsIsIsIsI}",
+        "target", agent->opts.openflow,
+        "state", ofctrl_state_name(agent->ofctrl),
+        "connected", ofctrl_is_connected(agent->ofctrl),
+        "installed_flows",
+        (json_int_t) flow_set_count(ofctrl_installed(agent->ofctrl)),
+        "installed_seq", (json_int_t) ofctrl_installed_seq(agent->ofctrl),
+        "connects", (json_int_t) s->n_connects,
+        "disconnects", (json_int_t) s->n_disconnects,
+        "bundles", (json_int_t) s->n_bundles,
+        "bundle_errors", (json_int_t) s->n_bundle_errors,
+        "flow_mods", (json_int_t) s->n_flow_mods,
+        "adds", (json_int_t) s->n_adds,
+        "modifies", (json_int_t) s->n_modifies,
+        "deletes", (json_int_t) s->n_deletes,
+        "last_bundle_flow_mods", (json_int_t) s->last_bundle_flow_mods,
+        "last_bundle_usec", (json_int_t) s->last_bundle_usec);
+    if (s->last_error) {
+        json_object_set_new(j, "last_error", json_string(s->last_error));
+    }
+    return j;
+}
+
+static json_t *
+sources_to_json(const struct agent *agent)
+{
+    struct ovsdb_monitor_stats os;
+    ovsdb_monitor_get_stats(agent->ovsdb, &os);
+    json_t *j = json_object();
+    json_object_set_new(j, "ovsdb", json_pack(
+        "{sssbsbsIsIsI}", "remote", agent->opts.ovsdb,
+        "connected", ovsdb_monitor_is_connected(agent->ovsdb),
+        "synced", ovsdb_monitor_is_synced(agent->ovsdb),
+        "connects", (json_int_t) os.n_connects,
+        "updates", (json_int_t) os.n_updates,
+        "parse_errors", (json_int_t) os.n_parse_errors));
+    if (agent->manifests) {
+        struct manifest_watch_stats ms;
+        manifest_watch_get_stats(agent->manifests, &ms);
+        json_object_set_new(j, "manifests", json_pack(
+            "{sbsIsIsIsIsI}",
+            "synced", manifest_watch_is_synced(agent->manifests),
+            "files", (json_int_t) ms.n_files,
+            "objects", (json_int_t) ms.n_objects,
+            "scans", (json_int_t) ms.n_scans,
+            "file_errors", (json_int_t) ms.n_file_errors,
+            "object_errors", (json_int_t) ms.n_object_errors));
+    }
+    return j;
+}
+
+static void
+cmd_status(struct control_request *req, const json_t *args, void *agent_)
+{
+    struct agent *agent = agent_;
+    const struct compile_stats *cs = &agent->compile_stats;
+    json_t *status = json_object();
+
+    json_object_set_new(status, "synced", json_boolean(
+                            agent->synced_once && !agent->dirty
+                            && ofctrl_installed_seq(agent->ofctrl)
+                               >= agent->desired_seq));
+    json_object_set_new(status, "change_seq",
+                        json_integer(agent->change_seq));
+    json_object_set_new(status, "desired_seq",
+                        json_integer(agent->desired_seq));
+    json_object_set_new(status, "last_install_wall_msec",
+                        json_integer(agent->last_install_wall));
+    json_object_set_new(status, "compile", json_pack(
+        "{sIsIsIsIsIsIsIsI}",
+        "compiles", (json_int_t) agent->n_compiles,
+        "last_usec", (json_int_t) agent->last_compile_usec,
+        "flows", (json_int_t) flow_set_count(&agent->desired),
+        "local_pods", (json_int_t) cs->n_local_pods,
+        "policies", (json_int_t) cs->n_policies,
+        "policies_local", (json_int_t) cs->n_policies_local,
+        "conjunctions", (json_int_t) cs->n_conjunctions,
+        "bands", (json_int_t) cs->n_bands));
+    json_object_set_new(status, "counts", json_pack(
+        "{sIsIsI}",
+        "namespaces", (json_int_t) hmap_count(&agent->cluster.namespaces),
+        "pods", (json_int_t) hmap_count(&agent->cluster.pods),
+        "policies", (json_int_t) hmap_count(&agent->cluster.policies)));
+    json_object_set_new(status, "sources", sources_to_json(agent));
+    json_object_set_new(status, "switch", switch_to_json(agent));
+    json_object_set_new(status, "ports", ports_to_json(agent));
+    json_object_set_new(status, "rules", rules_to_json(agent));
+    json_object_set_new(status, "problems",
+                        problems_to_json(&agent->problems, json_array()));
+    control_request_reply(req, status);
+}
+
+static void
+cmd_rules(struct control_request *req, const json_t *args, void *agent_)
+{
+    control_request_reply(req, rules_to_json(agent_));
+}
+
+static void
+cmd_flows(struct control_request *req, const json_t *args, void *agent_)
+{
+    struct agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    flow_set_format(&agent->desired, &s);
+    control_request_reply(req, json_string(ds_cstr(&s)));
+    ds_destroy(&s);
+}
+
+static void
+cmd_recompute(struct control_request *req, const json_t *args, void *agent_)
+{
+    struct agent *agent = agent_;
+    agent_changed(agent);
+    control_request_reply(req, json_pack("{sI}", "change_seq",
+                                         (json_int_t) agent->change_seq));
+}
+
+static void
+cmd_resync(struct control_request *req, const json_t *args, void *agent_)
+{
+    struct agent *agent = agent_;
+    ofctrl_resync(agent->ofctrl);
+    control_request_reply(req, json_string(ofctrl_state_name(agent->ofctrl)));
+}
+
+static void
+register_commands(struct agent *agent)
+{
+    static const struct {
+        const char *name;
+        control_handler *handler;
+    } commands[] = {
+        { "status", cmd_status },
+        { "wait-sync", cmd_wait_sync },
+        { "rules", cmd_rules },
+        { "flows", cmd_flows },
+        { "recompute", cmd_recompute },
+        { "resync", cmd_resync },
+    };
+    for (size_t i = 0; i < NP_ARRAY_SIZE(commands); i++) {
+        control_server_register(agent->control, commands[i].name,
+                                commands[i].handler, agent);
+    }
+}
+
+/* Life cycle. */
+
+struct agent *
+agent_create(struct event_base *base, const struct agent_options *opts)
+{
+    struct agent *agent = np_xzalloc(sizeof *agent);
+    char *error;
+
+    agent->base = base;
+    agent->opts = *opts;
+    agent->config = opts->config;
+    cluster_init(&agent->cluster);
+    conj_ids_init(&agent->ids);
+    flow_set_init(&agent->desired);
+    np_problems_init(&agent->problems);
+    ovs_list_init(&agent->waiters);
+    agent->run_event = event_new(base, -1, 0, run_cb, agent);
+    agent->waiter_timer = evtimer_new(base, waiter_timer_cb, agent);
+
+    agent->control = control_server_create(base, opts->control, &error);
+    if (!agent->control) {
+        VLOG_ERR("%s", error);
+        free(error);
+        agent_destroy(agent);
+        return NULL;
+    }
+    register_commands(agent);
+
+    agent->ovsdb = ovsdb_monitor_create(base, opts->ovsdb, opts->bridge,
+                                        ports_changed_cb, agent);
+    if (!agent->ovsdb) {
+        agent_destroy(agent);
+        return NULL;
+    }
+    if (opts->n_manifests) {
+        agent->manifests = manifest_watch_create(base, opts->manifests,
+                                                 opts->n_manifests,
+                                                 manifests_changed_cb, agent);
+    }
+    agent->ofctrl = ofctrl_create(base, opts->openflow, switch_ready_cb,
+                                  agent);
+    agent->change_seq = 1;
+    return agent;
+}
+
+void
+agent_destroy(struct agent *agent)
+{
+    if (!agent) {
+        return;
+    }
+    struct waiter *w;
+    LIST_FOR_EACH_POP (w, node, &agent->waiters) {
+        control_request_error(w->req, "agent exiting");
+        free(w);
+    }
+    ofctrl_destroy(agent->ofctrl);
+    manifest_watch_destroy(agent->manifests);
+    ovsdb_monitor_destroy(agent->ovsdb);
+    control_server_destroy(agent->control);
+    event_free(agent->run_event);
+    event_free(agent->waiter_timer);
+    np_problems_destroy(&agent->problems);
+    flow_set_destroy(&agent->desired);
+    conj_ids_destroy(&agent->ids);
+    cluster_destroy(&agent->cluster);
+    free(agent);
+}

@@ -1,0 +1,66 @@
+/*
+ * Copyright (c) 2026 The ovs-netpol Authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#ifndef AGENT_H
+#define AGENT_H 1
+
+/* The agent: sources -> cluster state -> compiler -> ofctrl -> switch.
+ *
+ * The agent owns the cluster state.  Its sources (OVSDB ports, and either
+ * manifest files or the Kubernetes API) write into it and call
+ * agent_changed(); that schedules one run on the next turn of the event loop,
+ * however many changes arrive in one turn (Redis's beforeSleep idea).  A run
+ * computes the flow set and hands it to ofctrl, which sends only the
+ * difference from what the switch holds.
+ *
+ * Fail closed: nothing is sent to the switch before every source has
+ * delivered its first complete view.  Until then the switch keeps whatever it
+ * had (the flows of a previous agent, or none: a fresh bridge with
+ * fail_mode=secure and our empty tables drop everything).
+ *
+ * Sequence numbers say what the switch holds: every change bumps the change
+ * sequence; ofctrl reports the sequence of the last state it installed.  A
+ * "wait-sync" request first makes the sources catch up with the world, then
+ * answers once the installed sequence reaches the change sequence.
+ *
+ * All calls run on the loop thread. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "ovs-netpol/pipeline.h"
+
+struct event_base;
+struct agent;
+
+struct agent_options {
+    const char *bridge;             /* --bridge. */
+    const char *ovsdb;              /* --ovsdb: "unix:PATH". */
+    const char *openflow;           /* --openflow: "unix:PATH". */
+    char **manifests;               /* --manifests (repeatable). */
+    size_t n_manifests;
+    const char *control;            /* --control: socket path. */
+    struct np_config config;
+};
+
+/* Creates the agent and starts its sources.  Returns NULL, having logged
+ * why, if something cannot start (e.g. the control socket). */
+struct agent *agent_create(struct event_base *, const struct agent_options *);
+void agent_destroy(struct agent *);
+
+/* A source changed the cluster state. */
+void agent_changed(struct agent *);
+
+#endif /* agent.h */

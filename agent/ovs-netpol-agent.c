@@ -1,0 +1,403 @@
+/*
+ * Copyright (c) 2026 The ovs-netpol Authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* ovs-netpol-agent: the daemon.  This file is only the process: options,
+ * logging, pidfile, detaching, signals and the event loop.  Everything the
+ * agent does is in agent.c and the modules it drives. */
+
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openvswitch/util.h>
+#include <openvswitch/vlog.h>
+#include "agent.h"
+#include "ovs-netpol/pipeline.h"
+#include "ovs-netpol/util.h"
+
+VLOG_DEFINE_THIS_MODULE(main);
+
+struct daemon_options {
+    struct agent_options agent;
+    char *pidfile;              /* NULL: no pidfile. */
+    bool detach;
+    size_t allocated_manifests;
+};
+
+static const char *
+rundir(void)
+{
+    const char *dir = getenv("OVS_RUNDIR");
+    return dir && *dir ? dir : "/var/run/openvswitch";
+}
+
+static void
+usage(void)
+{
+    printf("ovs-netpol-agent: Kubernetes NetworkPolicy on an Open vSwitch "
+           "bridge\n"
+           "usage: ovs-netpol-agent [OPTIONS]\n\n"
+           "Where:\n"
+           "  --bridge=BR            the bridge (default br-int)\n"
+           "  --ovsdb=unix:PATH      ovsdb-server (default "
+           "unix:$OVS_RUNDIR/db.sock)\n"
+           "  --openflow=unix:PATH   the bridge's OpenFlow socket (default\n"
+           "                         unix:$OVS_RUNDIR/BR.mgmt)\n"
+           "  --control=PATH         control socket for ovs-netpolctl "
+           "(default\n"
+           "                         $OVS_RUNDIR/ovs-netpol.ctl)\n"
+           "\nPolicy source:\n"
+           "  --manifests=PATH       read objects from a file or directory "
+           "(repeatable),\n"
+           "                         reloaded when it changes\n"
+           "\nPipeline:\n"
+           "  --first-table=N        first of our 5 tables (default 0)\n"
+           "  --next-table=N         allowed traffic goes to table N "
+           "(default NORMAL)\n"
+           "  --ct-zone=N            conntrack zone (default %d)\n"
+           "  --registers=E,I        registers for rule IDs (default %d,%d)\n"
+           "\nDaemon:\n"
+           "  --pidfile[=FILE]       write a pidfile (default "
+           "$OVS_RUNDIR/ovs-netpol-agent.pid)\n"
+           "  --detach               run in the background\n"
+           "  --log-file[=FILE]      log to FILE (default "
+           "$OVS_LOGDIR/ovs-netpol-agent.log)\n"
+           "  -v, --verbose[=SPEC]   log levels, as in Open vSwitch's "
+           "daemons\n"
+           "  -h, --help, -V, --version\n\n"
+           "OVS_RUNDIR defaults to /var/run/openvswitch.  SIGTERM stops the "
+           "agent\nand leaves its flows in place (pods stay protected); "
+           "SIGHUP reopens\nthe log file.\n",
+           NP_CONFIG_DEFAULT_CT_ZONE, NP_CONFIG_DEFAULT_EGRESS_REG,
+           NP_CONFIG_DEFAULT_INGRESS_REG);
+}
+
+static void __attribute__((__noreturn__, __format__(__printf__, 1, 2)))
+fatal(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fputs("ovs-netpol-agent: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+    exit(EXIT_FAILURE);
+}
+
+static long
+parse_number(const char *option, const char *arg, long min, long max)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (end == arg || *end || n < min || n > max) {
+        fatal("--%s=%s: expected a number from %ld to %ld", option, arg,
+              min, max);
+    }
+    return n;
+}
+
+static char *
+absolute_path(const char *path)
+{
+    char *resolved = realpath(path, NULL);
+    if (resolved) {
+        return resolved;
+    }
+    /* It may not exist yet: make it absolute by hand. */
+    if (path[0] == '/') {
+        return np_xstrdup(path);
+    }
+    char cwd[4096];
+    return np_xasprintf("%s/%s", getcwd(cwd, sizeof cwd) ? cwd : ".", path);
+}
+
+enum {
+    OPT_BRIDGE = UCHAR_MAX + 1,
+    OPT_OVSDB,
+    OPT_OPENFLOW,
+    OPT_CONTROL,
+    OPT_MANIFESTS,
+    OPT_FIRST_TABLE,
+    OPT_NEXT_TABLE,
+    OPT_CT_ZONE,
+    OPT_REGISTERS,
+    OPT_PIDFILE,
+    OPT_DETACH,
+    VLOG_OPTION_ENUMS,
+};
+
+static void
+parse_options(int argc, char *argv[], struct daemon_options *d)
+{
+    static const struct option long_options[] = {
+        { "bridge", required_argument, NULL, OPT_BRIDGE },
+        { "ovsdb", required_argument, NULL, OPT_OVSDB },
+        { "openflow", required_argument, NULL, OPT_OPENFLOW },
+        { "control", required_argument, NULL, OPT_CONTROL },
+        { "manifests", required_argument, NULL, OPT_MANIFESTS },
+        { "first-table", required_argument, NULL, OPT_FIRST_TABLE },
+        { "next-table", required_argument, NULL, OPT_NEXT_TABLE },
+        { "ct-zone", required_argument, NULL, OPT_CT_ZONE },
+        { "registers", required_argument, NULL, OPT_REGISTERS },
+        { "pidfile", optional_argument, NULL, OPT_PIDFILE },
+        { "detach", no_argument, NULL, OPT_DETACH },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        VLOG_LONG_OPTIONS,
+        { NULL, 0, NULL, 0 },
+    };
+    struct agent_options *a = &d->agent;
+    int e, i;
+    char extra;
+
+    for (;;) {
+        int c = getopt_long(argc, argv, "hVv::", long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+        switch (c) {
+        case OPT_BRIDGE:
+            a->bridge = optarg;
+            break;
+        case OPT_OVSDB:
+            a->ovsdb = optarg;
+            break;
+        case OPT_OPENFLOW:
+            a->openflow = optarg;
+            break;
+        case OPT_CONTROL:
+            a->control = absolute_path(optarg);
+            break;
+        case OPT_MANIFESTS:
+            a->manifests = np_x2nrealloc(a->manifests,
+                                         &d->allocated_manifests,
+                                         a->n_manifests + 1,
+                                         sizeof *a->manifests);
+            a->manifests[a->n_manifests++] = absolute_path(optarg);
+            break;
+        case OPT_FIRST_TABLE:
+            a->config.first_table = parse_number("first-table", optarg, 0,
+                                                 250);
+            break;
+        case OPT_NEXT_TABLE:
+            a->config.next_table = parse_number("next-table", optarg, 0,
+                                                254);
+            break;
+        case OPT_CT_ZONE:
+            a->config.ct_zone = parse_number("ct-zone", optarg, 0, 65535);
+            break;
+        case OPT_REGISTERS:
+            if (sscanf(optarg, "%d,%d%c", &e, &i, &extra) != 2
+                || e < 0 || e > 15 || i < 0 || i > 15 || e == i) {
+                fatal("--registers=%s: expected two different register "
+                      "numbers 0...15, e.g. 8,9", optarg);
+            }
+            a->config.egress_reg = e;
+            a->config.ingress_reg = i;
+            break;
+        case OPT_PIDFILE:
+            free(d->pidfile);
+            d->pidfile = optarg ? absolute_path(optarg)
+                                : np_xasprintf("%s/ovs-netpol-agent.pid",
+                                               rundir());
+            break;
+        case OPT_DETACH:
+            d->detach = true;
+            break;
+        case 'h':
+            usage();
+            exit(EXIT_SUCCESS);
+        case 'V':
+            printf("ovs-netpol-agent (ovs-netpol) %s\n", PACKAGE_VERSION);
+            exit(EXIT_SUCCESS);
+        VLOG_OPTION_HANDLERS
+        default:
+            fatal("try --help");
+        }
+    }
+    if (optind < argc) {
+        fatal("unexpected argument '%s'; try --help", argv[optind]);
+    }
+}
+
+static void
+set_defaults(struct agent_options *a)
+{
+    if (!a->bridge) {
+        a->bridge = "br-int";
+    }
+    if (!a->ovsdb) {
+        a->ovsdb = np_xasprintf("unix:%s/db.sock", rundir());
+    }
+    if (!a->openflow) {
+        a->openflow = np_xasprintf("unix:%s/%s.mgmt", rundir(), a->bridge);
+    }
+    if (!a->control) {
+        a->control = np_xasprintf("%s/ovs-netpol.ctl", rundir());
+    }
+    char *error = np_config_check(&a->config);
+    if (error) {
+        fatal("%s", error);
+    }
+}
+
+/* Pidfile. */
+
+static void
+write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f) {
+        long pid;
+        if (fscanf(f, "%ld", &pid) == 1 && pid > 0 && pid != getpid()
+            && !kill(pid, 0)) {
+            fatal("%s: already running as pid %ld", path, pid);
+        }
+        fclose(f);
+    }
+    char *tmp = np_xasprintf("%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%ld\n", (long) getpid()) < 0 || fclose(f)
+        || rename(tmp, path)) {
+        fatal("%s: cannot write pidfile (%s)", path, strerror(errno));
+    }
+    free(tmp);
+}
+
+/* Detaching: the parent waits until the child has started the agent (or
+ * failed to), so that `ovs-netpol-agent --detach && ovs-netpolctl status`
+ * works. */
+static int
+detach_start(void)
+{
+    int fds[2];
+    if (pipe(fds)) {
+        fatal("pipe: %s", strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        fatal("fork: %s", strerror(errno));
+    } else if (pid > 0) {
+        char status = 1;
+        close(fds[1]);
+        if (read(fds[0], &status, 1) != 1) {
+            status = 1;
+        }
+        _exit(status);
+    }
+    close(fds[0]);
+    setsid();
+    return fds[1];
+}
+
+static void
+detach_finish(int fd, bool ok)
+{
+    char status = ok ? 0 : 1;
+    if (write(fd, &status, 1) != 1) {
+        /* The parent is gone; nothing to tell. */
+    }
+    close(fd);
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        if (null > STDERR_FILENO) {
+            close(null);
+        }
+    }
+}
+
+/* Signals. */
+
+static void
+exit_signal_cb(evutil_socket_t sig, short events, void *base)
+{
+    VLOG_INFO("%s: exiting, leaving the flows in place",
+              strsignal(sig));
+    event_base_loopexit(base, NULL);
+}
+
+static void
+hup_signal_cb(evutil_socket_t sig, short events, void *base)
+{
+    vlog_reopen_log_file();
+    VLOG_INFO("SIGHUP: log file reopened");
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct daemon_options d;
+
+    memset(&d, 0, sizeof d);
+    ovs_set_program_name(argv[0], PACKAGE_VERSION);
+    np_config_init(&d.agent.config);
+    parse_options(argc, argv, &d);
+    set_defaults(&d.agent);
+    signal(SIGPIPE, SIG_IGN);
+
+    int detach_fd = d.detach ? detach_start() : -1;
+    if (d.pidfile) {
+        write_pidfile(d.pidfile);
+    }
+
+    evthread_use_pthreads();
+    struct event_base *base = event_base_new();
+    struct agent *agent = agent_create(base, &d.agent);
+    if (detach_fd >= 0) {
+        detach_finish(detach_fd, agent != NULL);
+    }
+    if (!agent) {
+        if (d.pidfile) {
+            unlink(d.pidfile);
+        }
+        return EXIT_FAILURE;
+    }
+    VLOG_INFO("ovs-netpol-agent %s started: bridge %s, control %s",
+              PACKAGE_VERSION, d.agent.bridge, d.agent.control);
+
+    struct event *sigs[] = {
+        evsignal_new(base, SIGTERM, exit_signal_cb, base),
+        evsignal_new(base, SIGINT, exit_signal_cb, base),
+        evsignal_new(base, SIGHUP, hup_signal_cb, base),
+    };
+    for (size_t i = 0; i < NP_ARRAY_SIZE(sigs); i++) {
+        event_add(sigs[i], NULL);
+    }
+
+    event_base_dispatch(base);
+
+    for (size_t i = 0; i < NP_ARRAY_SIZE(sigs); i++) {
+        event_free(sigs[i]);
+    }
+    agent_destroy(agent);
+    event_base_free(base);
+    if (d.pidfile) {
+        unlink(d.pidfile);
+    }
+    return EXIT_SUCCESS;
+}

@@ -1,0 +1,424 @@
+/*
+ * Copyright (c) 2026 The ovs-netpol Authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* pipeline.c: the fixed part of the pipeline and the classify flows of each
+ * port (pipeline.h describes the tables).  The compiler calls it; policy
+ * rules are compiled in compiler.c.  Pure: no I/O. */
+
+#include <config.h>
+#include "ovs-netpol/pipeline.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <openvswitch/ofp-actions.h>
+#include "flow-build.h"
+#include "ovs-netpol/cidr.h"
+#include "ovs-netpol/util.h"
+
+#define ICMPV6_PROTO 58
+#define ND_ROUTER_SOLICIT 133
+#define ND_ROUTER_ADVERT 134
+#define ND_NEIGHBOR_SOLICIT 135
+#define ND_NEIGHBOR_ADVERT 136
+
+const char *
+np_table_name(enum np_table table)
+{
+    switch (table) {
+    case NP_TABLE_CLASSIFY: return "classify";
+    case NP_TABLE_CT_STATE: return "ct_state";
+    case NP_TABLE_EGRESS: return "egress";
+    case NP_TABLE_INGRESS: return "ingress";
+    case NP_TABLE_COMMIT: return "commit";
+    case NP_N_TABLES: break;
+    }
+    return "unknown";
+}
+
+const char *
+np_role_name(enum np_role role)
+{
+    switch (role) {
+    case NP_ROLE_PIPELINE: return "pipeline";
+    case NP_ROLE_PORT: return "port";
+    case NP_ROLE_ISOLATION: return "isolation";
+    case NP_ROLE_CLAUSE: return "clause";
+    case NP_ROLE_RULE: return "rule";
+    }
+    return "unknown";
+}
+
+void
+np_config_init(struct np_config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->first_table = 0;
+    config->next_table = -1;
+    config->ct_zone = NP_CONFIG_DEFAULT_CT_ZONE;
+    config->egress_reg = NP_CONFIG_DEFAULT_EGRESS_REG;
+    config->ingress_reg = NP_CONFIG_DEFAULT_INGRESS_REG;
+}
+
+char *
+np_config_check(const struct np_config *config)
+{
+    int last = config->first_table + NP_N_TABLES - 1;
+    if (last > 254) {
+        return np_xasprintf("first table %d leaves no room for %d tables",
+                            config->first_table, NP_N_TABLES);
+    }
+    if (config->next_table > 254) {
+        return np_xasprintf("next table %d is not a table",
+                            config->next_table);
+    }
+    if (config->next_table >= config->first_table
+        && config->next_table <= last) {
+        return np_xasprintf("next table %d is one of ours (%d-%d)",
+                            config->next_table, config->first_table, last);
+    }
+    if (config->egress_reg > 15 || config->ingress_reg > 15
+        || config->egress_reg == config->ingress_reg) {
+        return np_xasprintf("registers %d and %d must be two of reg0-reg15",
+                            config->egress_reg, config->ingress_reg);
+    }
+    return NULL;
+}
+
+/* The fixed flows. */
+
+static void
+add_fixed_flow(const struct np_config *config, struct flow_set *flows,
+               enum np_table table, uint16_t priority,
+               const struct match *match, const struct ofpbuf *ofpacts)
+{
+    add_flow(flows, np_table(config, table), priority, match,
+             np_cookie(NP_ROLE_PIPELINE, 0), ofpacts);
+}
+
+static void
+add_ct_state_flows(const struct np_config *config, struct flow_set *flows)
+{
+    uint8_t table = np_table(config, NP_TABLE_CT_STATE);
+    struct ofpbuf ofpacts;
+    struct match match;
+
+    /* Invalid packets are dropped (empty actions). */
+    ofpbuf_init(&ofpacts, 64);
+    match_init_catchall(&match);
+    match_set_ct_state_masked(&match, 0x30 /* +inv+trk */, 0x30);
+    add_fixed_flow(config, flows, NP_TABLE_CT_STATE, NP_PRIO_CT_INVALID,
+                   &match, &ofpacts);
+
+    /* Packets of connections already allowed: no rule lookup. */
+    put_allow_actions(config, table, &ofpacts);
+    static const uint32_t states[] = {
+        0x22,                   /* -new+est+trk */
+        0x24,                   /* -new+rel+trk */
+    };
+    for (size_t i = 0; i < NP_ARRAY_SIZE(states); i++) {
+        match_init_catchall(&match);
+        match_set_ct_state_masked(&match, states[i], states[i] | 0x01);
+        add_fixed_flow(config, flows, NP_TABLE_CT_STATE,
+                       NP_PRIO_CT_ESTABLISHED, &match, &ofpacts);
+    }
+
+    /* New connections from the host are always allowed: Kubernetes wants
+     * kubelet's probes to reach every pod. */
+    ofpbuf_clear(&ofpacts);
+    put_goto(np_table(config, NP_TABLE_COMMIT), &ofpacts);
+    match_init_catchall(&match);
+    match_set_ct_state_masked(&match, 0x21 /* +new+trk */, 0x21);
+    match_set_in_port(&match, OFPP_LOCAL);
+    add_fixed_flow(config, flows, NP_TABLE_CT_STATE, NP_PRIO_CT_HOST,
+                   &match, &ofpacts);
+
+    /* Everything else goes to the rules, with the rule registers cleared
+     * (a CNI may hand us packets with anything in them). */
+    ofpbuf_clear(&ofpacts);
+    put_load_reg(config->egress_reg, 0, &ofpacts);
+    put_load_reg(config->ingress_reg, 0, &ofpacts);
+    put_goto(np_table(config, NP_TABLE_EGRESS), &ofpacts);
+    match_init_catchall(&match);
+    add_fixed_flow(config, flows, NP_TABLE_CT_STATE, NP_PRIO_DEFAULT,
+                   &match, &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+}
+
+static void
+add_commit_flows(const struct np_config *config, struct flow_set *flows)
+{
+    uint8_t table = np_table(config, NP_TABLE_COMMIT);
+    struct ofpbuf ofpacts;
+    ofpbuf_init(&ofpacts, 64);
+    put_actions_text(&ofpacts,
+                     "ct(commit,zone=%"PRIu16","
+                     "exec(move:NXM_NX_REG%d[]->NXM_NX_CT_LABEL[0..31],"
+                     "move:NXM_NX_REG%d[]->NXM_NX_CT_LABEL[32..63]))",
+                     config->ct_zone, config->egress_reg,
+                     config->ingress_reg);
+    put_allow_actions(config, table, &ofpacts);
+
+    static const uint16_t eth_types[] = { ETH_TYPE_IPV4, ETH_TYPE_IPV6 };
+    for (size_t i = 0; i < NP_ARRAY_SIZE(eth_types); i++) {
+        struct match match;
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(eth_types[i]));
+        add_fixed_flow(config, flows, NP_TABLE_COMMIT, NP_PRIO_DEFAULT,
+                       &match, &ofpacts);
+    }
+    ofpbuf_uninit(&ofpacts);
+}
+
+void
+pipeline_add_fixed_flows(const struct np_config *config,
+                         struct flow_set *flows)
+{
+    struct ofpbuf ofpacts;
+    struct match match;
+
+    /* classify: a port we do not know is dropped until we do. */
+    ofpbuf_init(&ofpacts, 64);
+    match_init_catchall(&match);
+    add_fixed_flow(config, flows, NP_TABLE_CLASSIFY, NP_PRIO_DEFAULT, &match,
+                   &ofpacts);
+
+    add_ct_state_flows(config, flows);
+
+    /* egress and ingress: not isolated, not matched: go on. */
+    static const enum np_table rule_tables[] = {
+        NP_TABLE_EGRESS, NP_TABLE_INGRESS
+    };
+    for (size_t i = 0; i < NP_ARRAY_SIZE(rule_tables); i++) {
+        ofpbuf_clear(&ofpacts);
+        put_goto(np_table(config, rule_tables[i]) + 1, &ofpacts);
+        add_fixed_flow(config, flows, rule_tables[i], NP_PRIO_DEFAULT,
+                       &match, &ofpacts);
+    }
+    ofpbuf_uninit(&ofpacts);
+
+    add_commit_flows(config, flows);
+}
+
+/* Classify flows of one port. */
+
+static void
+put_ct_actions(const struct np_config *config, struct ofpbuf *ofpacts)
+{
+    put_actions_text(ofpacts, "ct(table=%d,zone=%"PRIu16")",
+                     np_table(config, NP_TABLE_CT_STATE), config->ct_zone);
+}
+
+static void
+match_set_pod_source(struct match *match, const struct local_pod *lpod)
+{
+    match_set_in_port(match, OFP_PORT_C(lpod->port->ofport));
+    if (lpod->port->has_mac) {
+        struct eth_addr mac;
+        memcpy(mac.ea, lpod->port->mac, 6);
+        match_set_dl_src(match, mac);
+    }
+}
+
+static void
+add_pod_flow(const struct np_config *config, struct flow_set *flows,
+             const struct local_pod *lpod, uint16_t priority,
+             const struct match *match, const struct ofpbuf *ofpacts)
+{
+    add_flow(flows, np_table(config, NP_TABLE_CLASSIFY), priority, match,
+             np_cookie(NP_ROLE_PORT, lpod->port->ofport), ofpacts);
+}
+
+/* Neighbour advertisements from a pod may announce only its own addresses
+ * and link-local ones, with its own MAC or none. */
+static void
+add_pod_na_flows(const struct np_config *config, struct flow_set *flows,
+                 const struct local_pod *lpod, const struct cidr *target,
+                 const struct ofpbuf *allow)
+{
+    struct in6_addr addr, mask;
+    memcpy(&addr, target->addr, 16);
+    memset(&mask, 0, sizeof mask);
+    for (int i = 0; i < target->plen; i++) {
+        mask.s6_addr[i / 8] |= 0x80 >> (i % 8);
+    }
+
+    int n_tll = lpod->port->has_mac ? 2 : 1;
+    for (int i = 0; i < n_tll; i++) {
+        struct match match;
+        match_init_catchall(&match);
+        match_set_pod_source(&match, lpod);
+        match_set_dl_type(&match, htons(ETH_TYPE_IPV6));
+        match_set_nw_proto(&match, ICMPV6_PROTO);
+        match_set_icmp_type(&match, ND_NEIGHBOR_ADVERT);
+        match_set_icmp_code(&match, 0);
+        match_set_nd_target_masked(&match, &addr, &mask);
+        if (lpod->port->has_mac) {
+            struct eth_addr tll = { .ea = { 0 } };
+            if (i == 0) {
+                memcpy(tll.ea, lpod->port->mac, 6);
+            }
+            match_set_arp_tha(&match, tll);
+        }
+        add_pod_flow(config, flows, lpod, NP_PRIO_POD_GUARD, &match, allow);
+    }
+}
+
+static void
+add_pod_nd_flows(const struct np_config *config, struct flow_set *flows,
+                 const struct local_pod *lpod, const struct ofpbuf *allow)
+{
+    struct match match;
+
+    /* Router and neighbour solicitations: from the pod's MAC, announcing
+     * the pod's MAC or none. */
+    match_init_catchall(&match);
+    match_set_pod_source(&match, lpod);
+    match_set_dl_type(&match, htons(ETH_TYPE_IPV6));
+    match_set_nw_proto(&match, ICMPV6_PROTO);
+    match_set_icmp_type(&match, ND_ROUTER_SOLICIT);
+    match_set_icmp_code(&match, 0);
+    add_pod_flow(config, flows, lpod, NP_PRIO_POD_GUARD, &match, allow);
+
+    int n_sll = lpod->port->has_mac ? 2 : 1;
+    for (int i = 0; i < n_sll; i++) {
+        match_init_catchall(&match);
+        match_set_pod_source(&match, lpod);
+        match_set_dl_type(&match, htons(ETH_TYPE_IPV6));
+        match_set_nw_proto(&match, ICMPV6_PROTO);
+        match_set_icmp_type(&match, ND_NEIGHBOR_SOLICIT);
+        match_set_icmp_code(&match, 0);
+        if (lpod->port->has_mac) {
+            struct eth_addr sll = { .ea = { 0 } };
+            if (i == 0) {
+                memcpy(sll.ea, lpod->port->mac, 6);
+            }
+            match_set_arp_sha(&match, sll);
+        }
+        add_pod_flow(config, flows, lpod, NP_PRIO_POD_GUARD, &match, allow);
+    }
+
+    static const struct cidr link_local = {
+        .family = AF_INET6, .plen = 10, .addr = { 0xfe, 0x80 },
+    };
+    add_pod_na_flows(config, flows, lpod, &link_local, allow);
+    for (size_t i = 0; i < lpod->n_ips; i++) {
+        if (lpod->ips[i].family == AF_INET6) {
+            add_pod_na_flows(config, flows, lpod, &lpod->ips[i], allow);
+        }
+    }
+}
+
+void
+pipeline_add_pod_port_flows(const struct np_config *config,
+                            const struct local_pod *lpod,
+                            struct flow_set *flows)
+{
+    uint8_t table = np_table(config, NP_TABLE_CLASSIFY);
+    struct ofpbuf to_ct, allow, drop;
+    bool has_ipv6 = false;
+    struct match match;
+
+    ofpbuf_init(&to_ct, 64);
+    put_ct_actions(config, &to_ct);
+    ofpbuf_init(&allow, 64);
+    put_allow_actions(config, table, &allow);
+    ofpbuf_init(&drop, 0);
+
+    for (size_t i = 0; i < lpod->n_ips; i++) {
+        const struct cidr *ip = &lpod->ips[i];
+
+        /* IP from the pod's own address goes to conntrack. */
+        match_init_catchall(&match);
+        match_set_pod_source(&match, lpod);
+        match_set_cidr(&match, ip, true);
+        add_pod_flow(config, flows, lpod, NP_PRIO_POD_GUARD, &match, &to_ct);
+
+        if (ip->family == AF_INET) {
+            /* ARP only about the pod's own address and MAC. */
+            ovs_be32 addr;
+            memcpy(&addr, ip->addr, 4);
+            match_init_catchall(&match);
+            match_set_pod_source(&match, lpod);
+            match_set_dl_type(&match, htons(ETH_TYPE_ARP));
+            match_set_nw_src(&match, addr);
+            if (lpod->port->has_mac) {
+                struct eth_addr mac;
+                memcpy(mac.ea, lpod->port->mac, 6);
+                match_set_arp_sha(&match, mac);
+            }
+            add_pod_flow(config, flows, lpod, NP_PRIO_POD_GUARD, &match,
+                         &allow);
+        } else {
+            has_ipv6 = true;
+        }
+    }
+    if (has_ipv6) {
+        add_pod_nd_flows(config, flows, lpod, &allow);
+    }
+
+    /* Anything else from the pod is a spoof (or an address we do not know
+     * yet): drop it. */
+    match_init_catchall(&match);
+    match_set_in_port(&match, OFP_PORT_C(lpod->port->ofport));
+    add_pod_flow(config, flows, lpod, NP_PRIO_POD_DROP, &match, &drop);
+
+    ofpbuf_uninit(&to_ct);
+    ofpbuf_uninit(&allow);
+    ofpbuf_uninit(&drop);
+}
+
+void
+pipeline_add_other_port_flows(const struct np_config *config,
+                              const struct local_port *port,
+                              struct flow_set *flows)
+{
+    uint8_t table = np_table(config, NP_TABLE_CLASSIFY);
+    uint64_t cookie = np_cookie(NP_ROLE_PORT, port->ofport);
+    struct ofpbuf to_ct, allow;
+    struct match match;
+
+    ofpbuf_init(&to_ct, 64);
+    put_ct_actions(config, &to_ct);
+    ofpbuf_init(&allow, 64);
+    put_allow_actions(config, table, &allow);
+
+    /* Neighbour discovery must reach pods whatever their policies, like
+     * ARP does. */
+    for (int type = ND_ROUTER_SOLICIT; type <= ND_NEIGHBOR_ADVERT; type++) {
+        match_init_catchall(&match);
+        match_set_in_port(&match, OFP_PORT_C(port->ofport));
+        match_set_dl_type(&match, htons(ETH_TYPE_IPV6));
+        match_set_nw_proto(&match, ICMPV6_PROTO);
+        match_set_icmp_type(&match, type);
+        match_set_icmp_code(&match, 0);
+        add_flow(flows, table, NP_PRIO_PORT_ND, &match, cookie, &allow);
+    }
+
+    static const uint16_t eth_types[] = { ETH_TYPE_IPV4, ETH_TYPE_IPV6 };
+    for (size_t i = 0; i < NP_ARRAY_SIZE(eth_types); i++) {
+        match_init_catchall(&match);
+        match_set_in_port(&match, OFP_PORT_C(port->ofport));
+        match_set_dl_type(&match, htons(eth_types[i]));
+        add_flow(flows, table, NP_PRIO_PORT_IP, &match, cookie, &to_ct);
+    }
+
+    match_init_catchall(&match);
+    match_set_in_port(&match, OFP_PORT_C(port->ofport));
+    add_flow(flows, table, NP_PRIO_PORT_OTHER, &match, cookie, &allow);
+
+    ofpbuf_uninit(&to_ct);
+    ofpbuf_uninit(&allow);
+}

@@ -1,0 +1,217 @@
+/*
+ * Copyright (c) 2026 The ovs-netpol Authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#ifndef OVS_NETPOL_PIPELINE_H
+#define OVS_NETPOL_PIPELINE_H 1
+
+/* The OpenFlow pipeline ovs-netpol installs: its tables, priorities,
+ * cookies and registers.  This header is the reference for anyone reading
+ * `ovs-ofctl dump-flows`.
+ *
+ * Tables
+ * ======
+ *
+ * The pipeline is five consecutive tables starting at 'first_table' (0 by
+ * default; set it to sit inside a CNI's pipeline).  A packet walks them in
+ * order:
+ *
+ *   +0 classify   Where does the packet come from?  From a pod port, IP
+ *                 traffic passes only with the pod's own MAC and IP (spoof
+ *                 guard) and goes to conntrack, ARP only with the pod's own
+ *                 MAC and IP, IPv6 neighbour discovery only for the pod's own
+ *                 addresses; everything else from a pod port is dropped.
+ *                 From the host port (LOCAL) or an uplink/tunnel port, IP goes
+ *                 to conntrack and the rest is allowed.  Packets from a port
+ *                 we do not know (not yet in OVSDB) are dropped: fail closed.
+ *
+ *   +1 ct_state   After ct(zone=Z): invalid is dropped; packets of allowed
+ *                 connections (established or related, not new) are allowed
+ *                 without looking at rules, which is how replies flow; new
+ *                 connections from the host are always allowed (kubelet
+ *                 probes); every other new connection goes on to the rules.
+ *
+ *   +2 egress     Egress rules of local source pods, matched on the source
+ *                 port (in_port) and the destination address.  A packet that
+ *                 completes a rule's conjunction records the rule in a
+ *                 register and goes on; a packet from an egress-isolated pod
+ *                 that completes none is dropped; others go on.
+ *
+ *   +3 ingress    Ingress rules of local destination pods, matched on the
+ *                 destination and source addresses.  The same shape.
+ *
+ *   +4 commit     ct(commit) with both rules' IDs in ct_label (so the
+ *                 connection can be traced back to them), then the packet is
+ *                 allowed.
+ *
+ * "Allowed" means the configured final action: NORMAL standalone, or
+ * resubmit into the CNI's next table.
+ *
+ * Rules
+ * =====
+ *
+ * Each rule (or each variant of a rule with named ports that resolve to
+ * different numbers) has a conjunction ID.  Its dimensions become clauses:
+ * ingress {local target addresses} x {peer addresses} x {ports}, egress
+ * {local source ports} x {peer addresses} x {ports}; a dimension the rule
+ * leaves out (no peers: any peer; no ports: any port) is not a clause.  So
+ * flows grow with the sum of the sets, never their product.  A rule with
+ * only the target dimension needs no conjunction: its flows allow directly.
+ * A dimension that selects nothing (peers that match no pod yet) makes the
+ * rule allow nothing: it gets no flows at all.
+ *
+ * Clause flows are shared: one flow per distinct match carries the
+ * conjunction() actions of every rule that uses it.  OpenFlow limits a
+ * message to 64 KiB, so a flow carries at most NP_MAX_CONJS_PER_FLOW
+ * conjunction actions; rules beyond that move to the next lower clause
+ * priority (a "band"), where the shared match is repeated.  OVS evaluates
+ * conjunctions band by band, so a packet that completes a rule in any band
+ * is allowed.
+ *
+ * Cookies
+ * =======
+ *
+ * Every flow we install has a cookie whose high 16 bits are NP_COOKIE_PREFIX,
+ * so we dump, compare and delete exactly our flows and never a CNI's.  The
+ * next 8 bits say the flow's role, the low 32 bits an ID:
+ *
+ *   role        ID                   flows
+ *   pipeline    0                    fixed flows of the pipeline
+ *   port        OpenFlow port        classify flows of one port
+ *   isolation   OpenFlow port        drops of an isolated pod
+ *   clause      0                    shared conjunction clauses; their
+ *                                    conjunction() actions name the rules
+ *   rule        conjunction ID       conj_id=ID flows and direct allows
+ *
+ * Registers
+ * =========
+ *
+ * Two 32-bit registers (reg8 and reg9 by default) carry the egress and the
+ * ingress rule ID from the rule tables to the commit table; the commit
+ * stores them in ct_label[0..31] (egress) and ct_label[32..63] (ingress).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum np_table {
+    NP_TABLE_CLASSIFY,
+    NP_TABLE_CT_STATE,
+    NP_TABLE_EGRESS,
+    NP_TABLE_INGRESS,
+    NP_TABLE_COMMIT,
+    NP_N_TABLES
+};
+
+const char *np_table_name(enum np_table);
+
+/* Priorities in the classify table. */
+#define NP_PRIO_POD_GUARD 200   /* A pod's own traffic, checked. */
+#define NP_PRIO_POD_DROP 100    /* Everything else from a pod port. */
+#define NP_PRIO_PORT_ND 60      /* Neighbour discovery from other ports. */
+#define NP_PRIO_PORT_IP 50      /* IP from the host or an uplink. */
+#define NP_PRIO_PORT_OTHER 40   /* Non-IP from the host or an uplink. */
+
+/* Priorities in the ct_state table. */
+#define NP_PRIO_CT_INVALID 200
+#define NP_PRIO_CT_ESTABLISHED 190
+#define NP_PRIO_CT_HOST 180
+
+/* Priorities in the egress and ingress tables. */
+#define NP_PRIO_RULE_MATCH 3000 /* conj_id=ID: a rule matched. */
+#define NP_PRIO_RULE_ALLOW 2000 /* Single-dimension rules. */
+#define NP_PRIO_CLAUSE 1000     /* Conjunction clauses, band 0; band b is at
+                                 * NP_PRIO_CLAUSE - b. */
+#define NP_MAX_BANDS 800
+#define NP_PRIO_ISOLATION 100   /* Drops of isolated pods. */
+
+#define NP_PRIO_DEFAULT 0       /* Table miss of each table. */
+
+/* At most this many conjunction() actions on one flow, so that a flow_mod
+ * (16 bytes per action) stays well under OpenFlow's 64 KiB. */
+#define NP_MAX_CONJS_PER_FLOW 3500
+
+/* Cookies. */
+#define NP_COOKIE_PREFIX UINT64_C(0x4e50000000000000)   /* "NP" */
+#define NP_COOKIE_PREFIX_MASK UINT64_C(0xffff000000000000)
+
+enum np_role {
+    NP_ROLE_PIPELINE = 1,
+    NP_ROLE_PORT = 2,
+    NP_ROLE_ISOLATION = 3,
+    NP_ROLE_CLAUSE = 4,
+    NP_ROLE_RULE = 5,
+};
+
+const char *np_role_name(enum np_role);
+
+static inline uint64_t
+np_cookie(enum np_role role, uint32_t id)
+{
+    return NP_COOKIE_PREFIX | ((uint64_t) role << 40) | id;
+}
+
+static inline bool
+np_cookie_is_ours(uint64_t cookie)
+{
+    return (cookie & NP_COOKIE_PREFIX_MASK) == NP_COOKIE_PREFIX;
+}
+
+static inline enum np_role
+np_cookie_role(uint64_t cookie)
+{
+    return (enum np_role) ((cookie >> 40) & 0xff);
+}
+
+static inline uint32_t
+np_cookie_id(uint64_t cookie)
+{
+    return cookie & 0xffffffff;
+}
+
+/* Pipeline configuration. */
+struct np_config {
+    uint8_t first_table;        /* First of our NP_N_TABLES tables. */
+    int next_table;             /* Where allowed traffic goes: -1 for NORMAL,
+                                 * otherwise resubmit(,next_table). */
+    uint16_t ct_zone;           /* Conntrack zone of our ct() actions. */
+    uint8_t egress_reg;         /* Register for the egress rule ID. */
+    uint8_t ingress_reg;        /* Register for the ingress rule ID. */
+};
+
+#define NP_CONFIG_DEFAULT_CT_ZONE 1
+#define NP_CONFIG_DEFAULT_EGRESS_REG 8
+#define NP_CONFIG_DEFAULT_INGRESS_REG 9
+
+void np_config_init(struct np_config *);
+
+/* Returns NULL if 'config' is usable, else a malloc'd explanation. */
+char *np_config_check(const struct np_config *);
+
+static inline uint8_t
+np_table(const struct np_config *config, enum np_table table)
+{
+    return config->first_table + table;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ovs-netpol/pipeline.h */
