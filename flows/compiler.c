@@ -556,19 +556,44 @@ struct variant {
     const struct port_list *ports;
 };
 
-static bool
-family_present(const struct compiler *c, int family)
+/* Address families, as a bit mask: bit family_index(family). */
+#define FAMILY_BIT(FAMILY) (1u << family_index(FAMILY))
+#define ALL_FAMILIES 3u
+
+static unsigned int
+node_families(const struct compiler *c)
 {
-    return c->ports.has_family[family_index(family)];
+    return ((c->ports.has_family[0] ? FAMILY_BIT(AF_INET) : 0)
+            | (c->ports.has_family[1] ? FAMILY_BIT(AF_INET6) : 0));
 }
 
-static void
-add_address_clause(struct compiler *c, struct clause_dim *dim,
-                   enum clause_field field, const struct cidr *cidr)
+/* Returns the families of the addresses in 'dim' (all of them for a
+ * dimension of ports, which have no family). */
+static unsigned int
+dim_families(const struct clause_dim *dim)
 {
-    if (family_present(c, cidr->family)) {
-        clause_dim_add(dim, field)->cidr = *cidr;
+    unsigned int families = 0;
+    for (size_t i = 0; i < dim->n; i++) {
+        const struct clause_match *m = &dim->matches[i];
+        if (m->field == CLAUSE_IN_PORT) {
+            return ALL_FAMILIES;
+        }
+        families |= FAMILY_BIT(m->cidr.family);
     }
+    return families;
+}
+
+/* Removes from 'dim' the addresses outside 'families'. */
+static void
+dim_filter_families(struct clause_dim *dim, unsigned int families)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < dim->n; i++) {
+        if (FAMILY_BIT(dim->matches[i].cidr.family) & families) {
+            dim->matches[n++] = dim->matches[i];
+        }
+    }
+    dim->n = n;
 }
 
 static void
@@ -587,39 +612,38 @@ build_target_dim(const struct variant *v, struct clause_dim *dim)
 }
 
 static void
-build_peer_dim(struct compiler *c, const struct variant *v,
-               struct clause_dim *dim)
+build_peer_dim(const struct variant *v, struct clause_dim *dim)
 {
     enum clause_field field = v->dir == NP_INGRESS ? CLAUSE_SRC : CLAUSE_DST;
     for (size_t i = 0; i < v->n_peer_pods; i++) {
         const struct np_pod *pod = v->peer_pods[i];
         for (size_t j = 0; j < pod->n_ips; j++) {
-            add_address_clause(c, dim, field, &pod->ips[j]);
+            clause_dim_add(dim, field)->cidr = pod->ips[j];
         }
     }
     for (size_t i = 0; i < v->n_peer_blocks; i++) {
-        add_address_clause(c, dim, field, &v->peer_blocks[i]);
+        clause_dim_add(dim, field)->cidr = v->peer_blocks[i];
     }
 }
 
 static void
-build_port_dim(struct compiler *c, const struct variant *v,
+build_port_dim(const struct variant *v, unsigned int families,
                struct clause_dim *dim)
 {
-    static const int families[] = { AF_INET, AF_INET6 };
+    static const int all_families[] = { AF_INET, AF_INET6 };
 
     for (size_t i = 0; i < v->ports->n; i++) {
         const struct port_entry *e = &v->ports->entries[i];
         struct port_mask masks[PORT_RANGE_MAX_MASKS];
         size_t n_masks = port_range_to_masks(e->lo, e->hi, masks);
 
-        for (size_t f = 0; f < NP_ARRAY_SIZE(families); f++) {
-            if (!family_present(c, families[f])) {
+        for (size_t f = 0; f < NP_ARRAY_SIZE(all_families); f++) {
+            if (!(families & FAMILY_BIT(all_families[f]))) {
                 continue;
             }
             for (size_t j = 0; j < n_masks; j++) {
                 struct clause_match *m = clause_dim_add(dim, CLAUSE_L4);
-                m->family = families[f];
+                m->family = all_families[f];
                 m->proto = e->proto;
                 m->tp_value = masks[j].value;
                 m->tp_mask = masks[j].mask;
@@ -658,13 +682,19 @@ emit_variant(struct compiler *c, const struct variant *v)
     struct clause_dim dims[3];
     size_t n_dims = 0;
 
+    /* Only the address families that both the targets and the peers (and
+     * this node) have can ever complete the conjunction. */
     memset(dims, 0, sizeof dims);
     build_target_dim(v, &dims[n_dims++]);
+    unsigned int families = node_families(c) & dim_families(&dims[0]);
     if (!v->any_peer) {
-        build_peer_dim(c, v, &dims[n_dims++]);
+        build_peer_dim(v, &dims[n_dims]);
+        dim_filter_families(&dims[n_dims], families);
+        families &= dim_families(&dims[n_dims]);
+        n_dims++;
     }
     if (!v->any_port) {
-        build_port_dim(c, v, &dims[n_dims++]);
+        build_port_dim(v, families, &dims[n_dims++]);
     }
 
     /* A dimension that matches nothing makes the rule allow nothing. */

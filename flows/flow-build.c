@@ -154,9 +154,15 @@ put_goto(uint8_t table, struct ofpbuf *ofpacts)
 void
 put_load_reg(uint8_t reg, uint32_t value, struct ofpbuf *ofpacts)
 {
+    /* Filled in by hand: with a value, ofpact_put_set_field() leaves its
+     * padding uninitialized, and our flows must be the same bytes every
+     * time. */
     const struct mf_field *field = mf_from_id(MFF_REG0 + reg);
-    ovs_be32 be_value = htonl(value);
-    ofpact_put_set_field(ofpacts, field, &be_value, NULL);
+    struct ofpact_set_field *sf = ofpact_put_set_field(ofpacts, field, NULL,
+                                                       NULL);
+    ovs_be32 be_value = htonl(value), mask = OVS_BE32_MAX;
+    memcpy(sf->value, &be_value, sizeof be_value);
+    memcpy(ofpact_set_field_mask(sf), &mask, sizeof mask);
 }
 
 void

@@ -102,12 +102,39 @@ np_flow_same_identity(const struct np_flow *a, const struct np_flow *b)
             && minimatch_equal(&a->match, &b->match));
 }
 
+/* Actions compare by their OpenFlow 1.5 encoding, not with
+ * ofpacts_equal(): that is a memcmp() of the internal form, which holds
+ * padding that libopenvswitch leaves uninitialized (set_field values) and
+ * the wire form each action was decoded from ('raw'), so the same actions
+ * built here and read back from the switch would compare unequal. */
+static void
+encode_actions(const struct np_flow *flow, struct ofpbuf *buf)
+{
+    ofpbuf_clear(buf);
+    if (flow->ofpacts_len) {
+        ofpacts_put_openflow_instructions(flow->ofpacts, flow->ofpacts_len,
+                                          buf, OFP15_VERSION);
+    }
+}
+
 bool
 np_flow_same_content(const struct np_flow *a, const struct np_flow *b)
 {
-    return (a->cookie == b->cookie
-            && ofpacts_equal(a->ofpacts, a->ofpacts_len,
-                             b->ofpacts, b->ofpacts_len));
+    if (a->cookie != b->cookie) {
+        return false;
+    }
+
+    uint64_t a_stub[1024 / 8], b_stub[1024 / 8];
+    struct ofpbuf a_buf, b_buf;
+    ofpbuf_use_stub(&a_buf, a_stub, sizeof a_stub);
+    ofpbuf_use_stub(&b_buf, b_stub, sizeof b_stub);
+    encode_actions(a, &a_buf);
+    encode_actions(b, &b_buf);
+    bool equal = (a_buf.size == b_buf.size
+                  && !memcmp(a_buf.data, b_buf.data, a_buf.size));
+    ofpbuf_uninit(&a_buf);
+    ofpbuf_uninit(&b_buf);
+    return equal;
 }
 
 void

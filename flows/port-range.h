@@ -22,7 +22,7 @@
  * OpenFlow matches tp_dst with a bitwise mask, not a range, so a range
  * lo...hi becomes the smallest set of aligned power-of-two blocks that tile
  * it exactly: each block is a value whose low k bits are free and a mask
- * with those k bits clear.  8080...8090 is 3 blocks (8080/0xfff0,
+ * with those k bits clear.  8080...8090 is 3 blocks (8080/0xfff8,
  * 8088/0xfffe, 8090/0xffff); 1...65535 is 16; no 16-bit range needs more
  * than 30.
  *

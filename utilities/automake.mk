@@ -9,4 +9,6 @@ utilities_ovs_netpolctl_SOURCES = \
 utilities_ovs_netpolctl_LDADD = $(agent_ldadd)
 
 dist_noinst_SCRIPTS += \
+	utilities/ovs-netpol-podserver.py \
+	utilities/ovs-netpol-sandbox.sh \
 	utilities/ovs-netpol-setup.sh
