@@ -49,8 +49,10 @@ VLOG_DEFINE_THIS_MODULE(agent);
 /* A "wait-sync" request waiting for the switch to catch up. */
 struct waiter {
     struct ovs_list node;       /* In 'agent->waiters'. */
+    struct agent *agent;
     struct control_request *req;
-    uint64_t target_seq;
+    bool sources_pending;       /* Waiting for the sources to catch up. */
+    uint64_t target_seq;        /* Then, for the switch to hold this. */
     long long int deadline;     /* msec, or LLONG_MAX. */
 };
 
@@ -195,8 +197,17 @@ answer_waiters(struct agent *agent)
     struct waiter *w;
 
     LIST_FOR_EACH_SAFE (w, node, &agent->waiters) {
-        bool done = (agent->synced_once && !agent->dirty
-                     && installed >= w->target_seq);
+        if (!w->req) {
+            /* Already answered (timed out); kept until its OVSDB barrier,
+             * which points to it, has completed. */
+            if (!w->sources_pending) {
+                ovs_list_remove(&w->node);
+                free(w);
+            }
+            continue;
+        }
+        bool done = (!w->sources_pending && agent->synced_once
+                     && !agent->dirty && installed >= w->target_seq);
         if (done) {
             control_request_reply(w->req, json_pack("{sI}", "seq",
                                                     (json_int_t) installed));
@@ -208,8 +219,11 @@ answer_waiters(struct agent *agent)
         } else {
             continue;
         }
-        ovs_list_remove(&w->node);
-        free(w);
+        w->req = NULL;
+        if (!w->sources_pending) {
+            ovs_list_remove(&w->node);
+            free(w);
+        }
     }
 }
 
@@ -265,25 +279,39 @@ waiter_timer_cb(evutil_socket_t fd, short events, void *agent_)
 
 /* Control commands. */
 
+/* The OVSDB round trip of a "wait-sync" is done: every port change made
+ * before the request has been applied. */
+static void
+waiter_sources_done(void *w_)
+{
+    struct waiter *w = w_;
+    w->sources_pending = false;
+    w->target_seq = w->agent->change_seq;
+    event_active(w->agent->run_event, EV_TIMEOUT, 0);
+}
+
 static void
 cmd_wait_sync(struct control_request *req, const json_t *args, void *agent_)
 {
     struct agent *agent = agent_;
 
-    /* Catch up with the sources first: a manifest written just before the
-     * request must count. */
+    /* Catch up with the sources first: a manifest written or a port added
+     * just before the request must count. */
     if (agent->manifests && manifest_watch_rescan(agent->manifests)) {
         manifests_changed_cb(agent);
     }
 
     struct waiter *w = np_xzalloc(sizeof *w);
     json_t *timeout = json_object_get(args, "timeout");
+    w->agent = agent;
     w->req = req;
+    w->sources_pending = true;
     w->target_seq = agent->change_seq;
     w->deadline = (json_is_number(timeout) && json_number_value(timeout) > 0
                    ? np_time_msec() + json_number_value(timeout) * 1000
                    : LLONG_MAX);
     ovs_list_push_back(&agent->waiters, &w->node);
+    ovsdb_monitor_barrier(agent->ovsdb, waiter_sources_done, w);
 
     struct timeval tv = { 0, 200 * 1000 };
     evtimer_add(agent->waiter_timer, &tv);
@@ -573,14 +601,19 @@ agent_destroy(struct agent *agent)
     if (!agent) {
         return;
     }
+    /* The OVSDB monitor goes first: its pending barriers point to
+     * waiters, and destroying it drops them without calling back. */
+    ovsdb_monitor_destroy(agent->ovsdb);
+    agent->ovsdb = NULL;
     struct waiter *w;
     LIST_FOR_EACH_POP (w, node, &agent->waiters) {
-        control_request_error(w->req, "agent exiting");
+        if (w->req) {
+            control_request_error(w->req, "agent exiting");
+        }
         free(w);
     }
     ofctrl_destroy(agent->ofctrl);
     manifest_watch_destroy(agent->manifests);
-    ovsdb_monitor_destroy(agent->ovsdb);
     control_server_destroy(agent->control);
     event_free(agent->run_event);
     event_free(agent->waiter_timer);

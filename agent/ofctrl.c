@@ -708,6 +708,14 @@ ofctrl_put(struct ofctrl *ofctrl, const struct flow_set *desired,
         pc->flow = np_flow_clone(change->new ? change->new : change->old);
         ovs_list_push_back(&job->requests,
                            &encode_change(change, i)->list_node);
+        if (VLOG_IS_DBG_ENABLED()) {
+            struct ds text = DS_EMPTY_INITIALIZER;
+            np_flow_format(pc->flow, &text);
+            VLOG_DBG("%s %s", change->type == FLOW_ADD ? "add"
+                     : change->type == FLOW_MODIFY ? "modify" : "delete",
+                     ds_cstr(&text));
+            ds_destroy(&text);
+        }
         switch (change->type) {
         case FLOW_ADD: ofctrl->stats.n_adds++; break;
         case FLOW_MODIFY: ofctrl->stats.n_modifies++; break;

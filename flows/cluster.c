@@ -78,7 +78,8 @@ local_port_equal(const struct local_port *a, const struct local_port *b)
             && a->has_mac == b->has_mac
             && (!a->has_mac || !memcmp(a->mac, b->mac, sizeof a->mac))
             && a->n_ips == b->n_ips
-            && !memcmp(a->ips, b->ips, a->n_ips * sizeof *a->ips));
+            && (!a->n_ips
+                || !memcmp(a->ips, b->ips, a->n_ips * sizeof *a->ips)));
 }
 
 bool

@@ -180,11 +180,51 @@ put_allow_actions(const struct np_config *config, uint8_t current_table,
     }
 }
 
+static bool
+is_wildcard(const void *mask, size_t size)
+{
+    const uint8_t *p = mask;
+    for (size_t i = 0; i < size; i++) {
+        if (p[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Returns true if 'match' names a field that only Ethernet packets have
+ * (anything but in_port, registers, metadata, conj_id and conntrack state,
+ * among the fields we use: eth_type counts). */
+static bool
+match_has_prereq_fields(const struct match *match)
+{
+    const struct flow *m = &match->wc.masks;
+    return (m->dl_type
+            || !is_wildcard(&m->dl_src, sizeof m->dl_src)
+            || !is_wildcard(&m->dl_dst, sizeof m->dl_dst)
+            || m->nw_src || m->nw_dst || m->nw_proto
+            || !is_wildcard(&m->ipv6_src, sizeof m->ipv6_src)
+            || !is_wildcard(&m->ipv6_dst, sizeof m->ipv6_dst)
+            || m->tp_src || m->tp_dst
+            || !is_wildcard(&m->nd_target, sizeof m->nd_target)
+            || !is_wildcard(&m->arp_sha, sizeof m->arp_sha)
+            || !is_wildcard(&m->arp_tha, sizeof m->arp_tha));
+}
+
 void
 add_flow(struct flow_set *flows, uint8_t table, uint16_t priority,
-         const struct match *match, uint64_t cookie,
+         const struct match *match_, uint64_t cookie,
          const struct ofpbuf *ofpacts)
 {
-    flow_set_insert(flows, np_flow_create(table, priority, match, cookie,
+    /* When a flow names a field with prerequisites, the switch adds
+     * packet_type=eth as it decodes it (nx_pull_raw()), and reports the
+     * flow that way: say it too, so that the flow we build and the flow we
+     * read back are the same flow.  test-compiler's round-trip test keeps
+     * this list honest. */
+    struct match match = *match_;
+    if (match_has_prereq_fields(&match)) {
+        match_set_default_packet_type(&match);
+    }
+    flow_set_insert(flows, np_flow_create(table, priority, &match, cookie,
                                           ofpacts->data, ofpacts->size));
 }

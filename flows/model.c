@@ -325,7 +325,7 @@ np_pod_equal(const struct np_pod *a, const struct np_pod *b)
         || !labels_equal(&a->labels, &b->labels)
         || !nullable_streq(a->node_name, b->node_name)
         || a->n_ips != b->n_ips
-        || memcmp(a->ips, b->ips, a->n_ips * sizeof *a->ips)
+        || (a->n_ips && memcmp(a->ips, b->ips, a->n_ips * sizeof *a->ips))
         || a->n_ports != b->n_ports
         || a->host_network != b->host_network
         || a->terminated != b->terminated) {
@@ -395,8 +395,9 @@ np_peer_equal(const struct np_peer *a, const struct np_peer *b)
             && a->is_ip_block == b->is_ip_block
             && !memcmp(&a->cidr, &b->cidr, sizeof a->cidr)
             && a->n_except == b->n_except
-            && !memcmp(a->except, b->except,
-                       a->n_except * sizeof *a->except));
+            && (!a->n_except
+                || !memcmp(a->except, b->except,
+                           a->n_except * sizeof *a->except)));
 }
 
 static bool

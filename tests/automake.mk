@@ -54,3 +54,5 @@ tests_test_compiler_CFLAGS = $(unit_test_cflags)
 INTEGRATION_TESTS += tests/sandbox.sh
 dist_noinst_SCRIPTS += tests/sandbox.sh
 TESTS_ENVIRONMENT = top_srcdir='$(top_srcdir)' top_builddir='$(top_builddir)'
+
+EXTRA_DIST += tests/manifests

@@ -55,7 +55,21 @@
  *     not within 10.0.0.0/8
  *
  * A bad object is skipped; every other object in the buffer is still
- * returned.  Problems are data: this module logs nothing.
+ * returned.  All problems of an object are reported (up to 100, then a
+ * count).  Problems are data: this module logs nothing.
+ *
+ * Defaults
+ * ========
+ *
+ * As the API server fills them in: metadata.namespace is "default" for Pods
+ * and NetworkPolicies; a port's protocol is TCP; policyTypes is Ingress,
+ * plus Egress when there are egress rules.  Every Namespace carries the
+ * label kubernetes.io/metadata.name=<its name> (the API server adds it to
+ * every namespace and keeps it equal to the name), so namespaceSelectors on
+ * it work with manifests as they do with a cluster.  JSON null is the same
+ * as an absent field.  The items of a "PodList" (etc.) that lack "kind" and
+ * "apiVersion", as the API server's list responses do, take them from the
+ * list.
  *
  * Limits
  * ======
