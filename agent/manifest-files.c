@@ -76,7 +76,7 @@ collect_dir(const char *dir, char ***paths, size_t *n, size_t *allocated,
         }
     }
     closedir(d);
-    qsort(names, n_names, sizeof *names, compare_strings);
+    np_qsort(names, n_names, sizeof *names, compare_strings);
 
     for (size_t i = 0; i < n_names; i++) {
         char *path = np_xasprintf("%s/%s", dir, names[i]);

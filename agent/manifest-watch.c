@@ -500,7 +500,7 @@ merge_files(const struct manifest_watch *mw, struct hmap *merged)
     HMAP_FOR_EACH (wf, node, &mw->files) {
         files[i++] = wf;
     }
-    qsort(files, n, sizeof *files, compare_files);
+    np_qsort(files, n, sizeof *files, compare_files);
 
     for (i = 0; i < n; i++) {
         for (size_t j = 0; j < files[i]->n_objects; j++) {

@@ -56,7 +56,7 @@
 struct event_base;
 struct manifest_watch;
 
-/* Called when the set of objects changed; apply with manifest_watch_apply(). */
+/* Called when the objects changed; apply them with manifest_watch_apply(). */
 typedef void manifest_watch_cb(void *aux);
 
 struct manifest_watch *manifest_watch_create(struct event_base *,

@@ -371,7 +371,7 @@ cidr_difference(const struct cidr *cidr,
          * sorts after any prefix that contains it, and a prefix disjoint
          * from the last one kept starts past its end, so comparing with the
          * last one kept is enough. */
-        qsort(ex, n_ex, sizeof *ex, cidr_compare_qsort__);
+        np_qsort(ex, n_ex, sizeof *ex, cidr_compare_qsort__);
         size_t n_kept = 0;
         for (i = 0; i < n_ex; i++) {
             if (!n_kept || !cidr_contains(&ex[n_kept - 1], &ex[i])) {

@@ -117,7 +117,7 @@ clause_dim_normalize(struct clause_dim *dim)
     if (dim->n < 2) {
         return;
     }
-    qsort(dim->matches, dim->n, sizeof *dim->matches,
+    np_qsort(dim->matches, dim->n, sizeof *dim->matches,
           compare_clause_matches);
     size_t n = 1;
     for (size_t i = 1; i < dim->n; i++) {
@@ -410,7 +410,7 @@ compare_port_entries(const void *a_, const void *b_)
 static void
 port_list_normalize(struct port_list *list)
 {
-    qsort(list->entries, list->n, sizeof *list->entries,
+    np_qsort(list->entries, list->n, sizeof *list->entries,
           compare_port_entries);
     size_t n = 0;
     for (size_t i = 0; i < list->n; i++) {
@@ -777,9 +777,11 @@ collect_rule_peers(struct compiler *c, const struct np_policy *policy,
                                           &peers->allocated_blocks,
                                           peers->n_blocks + n,
                                           sizeof *peers->blocks);
-            memcpy(&peers->blocks[peers->n_blocks], prefixes,
-                   n * sizeof *prefixes);
-            peers->n_blocks += n;
+            if (n) {
+                memcpy(&peers->blocks[peers->n_blocks], prefixes,
+                       n * sizeof *prefixes);
+                peers->n_blocks += n;
+            }
             free(prefixes);
         } else {
             const struct peer_cache_entry *e = select_peer_pods(
@@ -787,9 +789,11 @@ collect_rule_peers(struct compiler *c, const struct np_policy *policy,
             peers->pods = np_x2nrealloc(peers->pods, &peers->allocated_pods,
                                         peers->n_pods + e->n,
                                         sizeof *peers->pods);
-            memcpy(&peers->pods[peers->n_pods], e->pods,
-                   e->n * sizeof *e->pods);
-            peers->n_pods += e->n;
+            if (e->n) {
+                memcpy(&peers->pods[peers->n_pods], e->pods,
+                       e->n * sizeof *e->pods);
+                peers->n_pods += e->n;
+            }
         }
     }
 }
@@ -835,7 +839,7 @@ group_peers_by_named_ports(struct compiler *c, const struct np_rule *rule,
     /* Sorted, so that "is this pod selected?" is a binary search. */
     const struct np_pod **selected_pods = np_xmemdup(
         peers->pods, peers->n_pods * sizeof *peers->pods);
-    qsort(selected_pods, peers->n_pods, sizeof *selected_pods,
+    np_qsort(selected_pods, peers->n_pods, sizeof *selected_pods,
           compare_pointers);
 
     if (scan_cluster) {
@@ -846,7 +850,7 @@ group_peers_by_named_ports(struct compiler *c, const struct np_rule *rule,
                 pods[n_pods++] = pod;
             }
         }
-    } else {
+    } else if (n_pods) {
         memcpy(pods, peers->pods, n_pods * sizeof *pods);
     }
 
@@ -915,7 +919,7 @@ compile_named_variants(struct compiler *c, const struct variant *main_v,
     } else {
         group_peers_by_named_ports(c, rule, peers, &groups);
     }
-    qsort(groups.groups, groups.n, sizeof *groups.groups,
+    np_qsort(groups.groups, groups.n, sizeof *groups.groups,
           compare_named_groups);
 
     for (size_t i = 0; i < groups.n; i++) {
@@ -1041,7 +1045,7 @@ compile_policies(struct compiler *c)
     HMAP_FOR_EACH (policy, node, &c->cluster->policies) {
         policies[i++] = policy;
     }
-    qsort(policies, n, sizeof *policies, compare_policies);
+    np_qsort(policies, n, sizeof *policies, compare_policies);
     for (i = 0; i < n; i++) {
         compile_policy(c, policies[i]);
     }
@@ -1145,7 +1149,7 @@ compare_conj_refs(const void *a_, const void *b_)
 static void
 put_conjunctions(struct pending_flow *pf, struct ofpbuf *ofpacts)
 {
-    qsort(pf->conjs, pf->n_conjs, sizeof *pf->conjs, compare_conj_refs);
+    np_qsort(pf->conjs, pf->n_conjs, sizeof *pf->conjs, compare_conj_refs);
     for (size_t i = 0; i < pf->n_conjs; i++) {
         if (i && !compare_conj_refs(&pf->conjs[i], &pf->conjs[i - 1])) {
             continue;

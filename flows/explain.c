@@ -101,7 +101,7 @@ explain_direction(const struct cluster *cluster, enum np_direction dir,
             out->isolating[out->n_isolating++] = policy;
         }
     }
-    qsort(out->isolating, out->n_isolating, sizeof *out->isolating,
+    np_qsort(out->isolating, out->n_isolating, sizeof *out->isolating,
           compare_policy_ptrs);
     out->isolated = out->n_isolating > 0;
 

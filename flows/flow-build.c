@@ -76,8 +76,8 @@ local_ports_collect(const struct cluster *cluster, struct local_ports *lp)
             lp->has_family[family_index(lpod->ips[i].family)] = true;
         }
     }
-    qsort(lp->pods, lp->n_pods, sizeof *lp->pods, compare_local_pods);
-    qsort(lp->others, lp->n_others, sizeof *lp->others, compare_port_ptrs);
+    np_qsort(lp->pods, lp->n_pods, sizeof *lp->pods, compare_local_pods);
+    np_qsort(lp->others, lp->n_others, sizeof *lp->others, compare_port_ptrs);
 }
 
 void

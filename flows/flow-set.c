@@ -274,7 +274,7 @@ flow_set_sorted(const struct flow_set *set)
         entries[i].match_text = minimatch_to_string(&flow->match, NULL, 0);
         i++;
     }
-    qsort(entries, n, sizeof *entries, compare_sort_entries);
+    np_qsort(entries, n, sizeof *entries, compare_sort_entries);
 
     const struct np_flow **flows = np_xmalloc(n * sizeof *flows);
     for (i = 0; i < n; i++) {

@@ -583,16 +583,6 @@ get_element_string(struct parse_ctx *ctx, const json_t *json)
                                               : NULL;
 }
 
-/* qsort(), which must not be given a null array, even an empty one. */
-static void
-sort(void *array, size_t n, size_t size,
-     int (*compare)(const void *, const void *))
-{
-    if (n > 1) {
-        qsort(array, n, size, compare);
-    }
-}
-
 /* Name and label syntax.  Each *_reasons() function appends to 'reasons'
  * why its input is invalid (nothing if it is valid). */
 
@@ -863,7 +853,7 @@ parse_label_map(struct parse_ctx *ctx, const json_t *map,
     }
 
     /* Sorted first, so that labels_set() always appends. */
-    sort(refs, n_refs, sizeof *refs, compare_label_refs);
+    np_qsort(refs, n_refs, sizeof *refs, compare_label_refs);
     for (size_t i = 0; i < n_refs; i++) {
         labels_set(labels, refs[i].key, refs[i].value);
     }
@@ -1080,7 +1070,7 @@ sort_unique_ips(struct np_pod *pod)
 {
     size_t n = 0;
 
-    sort(pod->ips, pod->n_ips, sizeof *pod->ips, compare_cidrs);
+    np_qsort(pod->ips, pod->n_ips, sizeof *pod->ips, compare_cidrs);
     for (size_t i = 0; i < pod->n_ips; i++) {
         if (!n || !cidr_equal(&pod->ips[n - 1], &pod->ips[i])) {
             pod->ips[n++] = pod->ips[i];
@@ -1203,7 +1193,7 @@ sort_unique_values(struct selector_req *req)
 {
     size_t n = 0;
 
-    sort(req->values, req->n_values, sizeof *req->values, compare_strings);
+    np_qsort(req->values, req->n_values, sizeof *req->values, compare_strings);
     for (size_t i = 0; i < req->n_values; i++) {
         if (n && !strcmp(req->values[n - 1], req->values[i])) {
             free(req->values[i]);
@@ -1255,7 +1245,7 @@ normalize_selector(struct selector *sel)
     for (size_t i = 0; i < sel->n_reqs; i++) {
         sort_unique_values(&sel->reqs[i]);
     }
-    sort(sel->reqs, sel->n_reqs, sizeof *sel->reqs, compare_reqs);
+    np_qsort(sel->reqs, sel->n_reqs, sizeof *sel->reqs, compare_reqs);
     for (size_t i = 0; i < sel->n_reqs; i++) {
         if (n && !compare_reqs(&sel->reqs[n - 1], &sel->reqs[i])) {
             free_req(&sel->reqs[i]);

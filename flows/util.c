@@ -190,6 +190,15 @@ np_hash_string(const char *s, uint32_t basis)
     return np_hash_bytes(s, strlen(s), basis);
 }
 
+void
+np_qsort(void *array, size_t n, size_t size,
+         int (*compare)(const void *, const void *))
+{
+    if (n > 1) {
+        qsort(array, n, size, compare);
+    }
+}
+
 const char *
 np_strerror(int error)
 {

@@ -1,58 +1,66 @@
-# tests/: unit tests (check), integration tests against a real ovs-vswitchd,
-# conformance.  `make check` runs them all; `make check-unit` only the unit
-# tests (what the sanitizer build runs).
+# tests/: `make check` runs everything below; `make check-unit` only the
+# unit tests (C programs and scripts that need no root), which the set-up
+# script also runs in the AddressSanitizer + UBSan build.
+#
+#   unit_tests          check(3) programs, one suite per flows/ module
+#   unit_scripts        scripts driving our own binaries, no root needed
+#   integration_tests   real ovs-vswitchd / ovsdb-server, network
+#                       namespaces: root, exit 77 (SKIP) without it
 
-UNIT_TESTS =
-unit_test_ldadd = flows/libnetpol.a $(OVS_LIBS) $(JANSSON_LIBS) $(YAML_LIBS) \
-	$(CHECK_LIBS)
+unit_test_ldadd = flows/libnetpol.a $(OVS_LIBS) $(JANSSON_LIBS) \
+	$(YAML_LIBS) $(CHECK_LIBS)
 unit_test_cflags = $(AM_CFLAGS) $(CHECK_CFLAGS)
 
+unit_tests = \
+	tests/test-cidr \
+	tests/test-compiler \
+	tests/test-conformance-model \
+	tests/test-manifest \
+	tests/test-port-range
 
-
-
-check-unit: $(UNIT_TESTS)
-	@$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(UNIT_TESTS)'
-.PHONY: check-unit
-
-UNIT_TESTS += tests/test-cidr
 tests_test_cidr_SOURCES = tests/test-cidr.c
 tests_test_cidr_LDADD = $(unit_test_ldadd)
 tests_test_cidr_CFLAGS = $(unit_test_cflags)
 
-UNIT_TESTS += tests/test-port-range
-tests_test_port_range_SOURCES = tests/test-port-range.c
-tests_test_port_range_LDADD = $(unit_test_ldadd)
-tests_test_port_range_CFLAGS = $(unit_test_cflags)
-
-UNIT_TESTS += tests/test-manifest
-tests_test_manifest_SOURCES = tests/test-manifest.c
-tests_test_manifest_LDADD = $(unit_test_ldadd)
-tests_test_manifest_CFLAGS = $(unit_test_cflags)
-
-check_PROGRAMS += $(UNIT_TESTS)
-TESTS += $(UNIT_TESTS)
-
-# Integration tests: real daemons, private run directories.
-INTEGRATION_TESTS =
-
-INTEGRATION_TESTS += tests/test-ovsdb-monitor
-check_PROGRAMS += tests/test-ovsdb-monitor
-tests_test_ovsdb_monitor_SOURCES = tests/test-ovsdb-monitor.c
-tests_test_ovsdb_monitor_LDADD = $(agent_ldadd) $(CHECK_LIBS)
-tests_test_ovsdb_monitor_CFLAGS = $(unit_test_cflags)
-
-TESTS += $(INTEGRATION_TESTS)
-
-UNIT_TESTS += tests/test-compiler
 tests_test_compiler_SOURCES = tests/test-compiler.c tests/flow-sim.c \
 	tests/flow-sim.h
 tests_test_compiler_LDADD = $(unit_test_ldadd)
 tests_test_compiler_CFLAGS = $(unit_test_cflags)
 
-# Integration tests written as scripts: they need root and network
-# namespaces, and exit 77 (SKIP) without them.
-INTEGRATION_TESTS += tests/sandbox.sh
-dist_noinst_SCRIPTS += tests/sandbox.sh
-TESTS_ENVIRONMENT = top_srcdir='$(top_srcdir)' top_builddir='$(top_builddir)'
+tests_test_conformance_model_SOURCES = tests/test-conformance-model.c
+tests_test_conformance_model_LDADD = $(unit_test_ldadd)
+tests_test_conformance_model_CFLAGS = $(unit_test_cflags)
 
-EXTRA_DIST += tests/manifests
+tests_test_manifest_SOURCES = tests/test-manifest.c
+tests_test_manifest_LDADD = $(unit_test_ldadd)
+tests_test_manifest_CFLAGS = $(unit_test_cflags)
+
+tests_test_port_range_SOURCES = tests/test-port-range.c
+tests_test_port_range_LDADD = $(unit_test_ldadd)
+tests_test_port_range_CFLAGS = $(unit_test_cflags)
+
+unit_scripts = \
+	tests/compile-golden.sh
+
+integration_tests = \
+	tests/test-ovsdb-monitor \
+	tests/compile-accepted.sh \
+	tests/sandbox.sh
+
+tests_test_ovsdb_monitor_SOURCES = tests/test-ovsdb-monitor.c
+tests_test_ovsdb_monitor_LDADD = $(agent_ldadd) $(CHECK_LIBS)
+tests_test_ovsdb_monitor_CFLAGS = $(unit_test_cflags)
+
+check_PROGRAMS += $(unit_tests) tests/test-ovsdb-monitor
+TESTS += $(unit_tests) $(unit_scripts) $(integration_tests)
+dist_noinst_SCRIPTS += $(unit_scripts) tests/compile-accepted.sh \
+	tests/sandbox.sh
+EXTRA_DIST += tests/compile tests/manifests tests/netpol-e2e
+
+# Scripts find sources and binaries through these.
+AM_TESTS_ENVIRONMENT = top_srcdir='$(top_srcdir)'; \
+	top_builddir='$(top_builddir)'; export top_srcdir top_builddir;
+
+check-unit: $(unit_tests) all
+	@$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(unit_tests) $(unit_scripts)'
+.PHONY: check-unit

@@ -140,7 +140,7 @@ ctl_add_node_ports(const struct ctl_options *opts, struct cluster *cluster)
             pods[n_local++] = pod;
         }
     }
-    qsort(pods, n_local, sizeof *pods, compare_pods);
+    np_qsort(pods, n_local, sizeof *pods, compare_pods);
 
     uint32_t next = 1;
     for (size_t i = 0; i < n_local; i++) {

@@ -36,14 +36,17 @@ struct command {
     const char *summary;
 };
 
-static int ctl_rules(struct ctl_options *o) { return ctl_simple(o, "rules"); }
-static int ctl_flows(struct ctl_options *o) { return ctl_simple(o, "flows"); }
-static int
-ctl_recompute(struct ctl_options *o)
-{
-    return ctl_simple(o, "recompute");
-}
-static int ctl_resync(struct ctl_options *o) { return ctl_simple(o, "resync"); }
+/* Commands that only print the agent's answer. */
+#define SIMPLE_COMMAND(NAME, COMMAND)           \
+    static int                                  \
+    NAME(struct ctl_options *opts)              \
+    {                                           \
+        return ctl_simple(opts, COMMAND);       \
+    }
+SIMPLE_COMMAND(ctl_rules, "rules")
+SIMPLE_COMMAND(ctl_flows, "flows")
+SIMPLE_COMMAND(ctl_recompute, "recompute")
+SIMPLE_COMMAND(ctl_resync, "resync")
 
 static const struct command commands[] = {
     { "compile", ctl_compile,
@@ -125,6 +128,26 @@ usage(void)
            "denied), 2 usage or environment error.\n",
            NP_CONFIG_DEFAULT_CT_ZONE, NP_CONFIG_DEFAULT_EGRESS_REG,
            NP_CONFIG_DEFAULT_INGRESS_REG);
+}
+
+static void
+pod_options_destroy(struct pod_option *options, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(options[i].ns);
+        free(options[i].name);
+        free(options[i].value);
+    }
+    free(options);
+}
+
+static void
+ctl_options_destroy(struct ctl_options *opts)
+{
+    free(opts->files);
+    pod_options_destroy(opts->ofports, opts->n_ofports);
+    pod_options_destroy(opts->macs, opts->n_macs);
+    free(opts->uplinks);
 }
 
 static struct pod_option
@@ -349,5 +372,7 @@ main(int argc, char *argv[])
     if (error) {
         ctl_fatal(2, "%s", error);
     }
-    return command->run(&opts);
+    int status = command->run(&opts);
+    ctl_options_destroy(&opts);
+    return status;
 }

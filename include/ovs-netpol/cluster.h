@@ -105,8 +105,8 @@ void cluster_set_namespace(struct cluster *, struct np_namespace *);
 void cluster_set_pod(struct cluster *, struct np_pod *);
 void cluster_set_policy(struct cluster *, struct np_policy *);
 void cluster_set_port(struct cluster *, struct local_port *);
-void cluster_set_object(struct cluster *, struct np_object *);  /* Takes the
-                                                                  * contents. */
+/* Takes the contents of 'obj' (and leaves it empty). */
+void cluster_set_object(struct cluster *, struct np_object *obj);
 bool cluster_delete_namespace(struct cluster *, const char *name);
 bool cluster_delete_pod(struct cluster *, const char *ns, const char *name);
 bool cluster_delete_policy(struct cluster *, const char *ns,

@@ -57,6 +57,11 @@ char *np_xvasprintf(const char *format, va_list)
 void *np_x2nrealloc(void *array, size_t *allocated, size_t n,
                     size_t elem_size);
 
+/* qsort(), except that an array of fewer than two elements (which may then
+ * be a null pointer, as qsort() does not allow) is left alone. */
+void np_qsort(void *array, size_t n, size_t size,
+              int (*compare)(const void *, const void *));
+
 /* Hashing for hmap keys.  These are not cryptographic: inputs that an
  * attacker controls (names, labels) only land in hash buckets, and hmap
  * stays correct (just slower) under collisions. */
