@@ -6,6 +6,8 @@
 noinst_LIBRARIES += flows/libnetpol.a
 flows_libnetpol_a_SOURCES = \
 	flows/cidr.c \
+	flows/clause.c \
+	flows/clause.h \
 	flows/cluster.c \
 	flows/compiler.c \
 	flows/conj-ids.c \

@@ -55,6 +55,7 @@
 #include <string.h>
 #include <openvswitch/dynamic-string.h>
 #include <openvswitch/ofp-actions.h>
+#include "clause.h"
 #include "flow-build.h"
 #include "ovs-netpol/cidr.h"
 #include "ovs-netpol/util.h"
@@ -62,85 +63,7 @@
 #include "port-range.h"
 #include "selector.h"
 
-/* Clause matches. */
-
-enum clause_field {
-    CLAUSE_IN_PORT,             /* 'value' is the OpenFlow port. */
-    CLAUSE_SRC,                 /* 'cidr' is the source prefix. */
-    CLAUSE_DST,                 /* 'cidr' is the destination prefix. */
-    CLAUSE_L4,                  /* 'family', 'proto', 'tp_value/tp_mask'. */
-    CLAUSE_CONJ_ID,             /* 'value' is the conjunction ID. */
-    CLAUSE_DL_DST,              /* 'cidr.addr' holds a MAC (isolation of a
-                                 * pod whose address is unknown). */
-};
-
-/* Always zero-initialized before being filled, so that two equal matches
- * are equal byte for byte (they are hashed and compared as bytes). */
-struct clause_match {
-    uint8_t field;
-    uint8_t family;
-    uint8_t proto;
-    uint8_t pad;
-    uint16_t tp_value;
-    uint16_t tp_mask;
-    uint32_t value;
-    struct cidr cidr;
-};
-
-static int
-compare_clause_matches(const void *a, const void *b)
-{
-    return memcmp(a, b, sizeof(struct clause_match));
-}
-
-/* A growable array of clause matches: one dimension of a variant. */
-struct clause_dim {
-    struct clause_match *matches;
-    size_t n, allocated;
-};
-
-static struct clause_match *
-clause_dim_add(struct clause_dim *dim, enum clause_field field)
-{
-    dim->matches = np_x2nrealloc(dim->matches, &dim->allocated, dim->n + 1,
-                                 sizeof *dim->matches);
-    struct clause_match *m = &dim->matches[dim->n++];
-    memset(m, 0, sizeof *m);
-    m->field = field;
-    return m;
-}
-
-/* Sorts 'dim' and removes duplicates. */
-static void
-clause_dim_normalize(struct clause_dim *dim)
-{
-    if (dim->n < 2) {
-        return;
-    }
-    np_qsort(dim->matches, dim->n, sizeof *dim->matches,
-          compare_clause_matches);
-    size_t n = 1;
-    for (size_t i = 1; i < dim->n; i++) {
-        if (compare_clause_matches(&dim->matches[i], &dim->matches[n - 1])) {
-            dim->matches[n++] = dim->matches[i];
-        }
-    }
-    dim->n = n;
-}
-
-static void
-clause_dim_destroy(struct clause_dim *dim)
-{
-    free(dim->matches);
-}
-
 /* Pending flows. */
-
-struct conj_ref {
-    uint32_t id;
-    uint8_t clause;             /* 0-based, as in struct ofpact_conjunction. */
-    uint8_t n_clauses;
-};
 
 struct pending_flow {
     struct hmap_node node;      /* In 'struct compiler' 'pending', by
@@ -188,7 +111,7 @@ pending_find(const struct compiler *c, uint8_t table, uint16_t priority,
     HMAP_FOR_EACH_WITH_HASH (pf, node, pending_hash(table, priority, m),
                              &c->pending) {
         if (pf->table == table && pf->priority == priority
-            && !compare_clause_matches(&pf->match, m)) {
+            && !clause_match_compare(&pf->match, m)) {
             return pf;
         }
     }
@@ -370,111 +293,6 @@ select_peer_pods(struct compiler *c, const char *policy_ns,
     return e;
 }
 
-/* Ports. */
-
-/* One entry of a variant's port dimension: a protocol and a range. */
-struct port_entry {
-    uint8_t proto;
-    uint16_t lo, hi;
-};
-
-struct port_list {
-    struct port_entry *entries;
-    size_t n, allocated;
-};
-
-static void
-port_list_add(struct port_list *list, uint8_t proto, uint16_t lo,
-              uint16_t hi)
-{
-    list->entries = np_x2nrealloc(list->entries, &list->allocated,
-                                  list->n + 1, sizeof *list->entries);
-    list->entries[list->n++] = (struct port_entry) {
-        .proto = proto, .lo = lo, .hi = hi,
-    };
-}
-
-static int
-compare_port_entries(const void *a_, const void *b_)
-{
-    const struct port_entry *a = a_, *b = b_;
-    if (a->proto != b->proto) {
-        return a->proto < b->proto ? -1 : 1;
-    }
-    if (a->lo != b->lo) {
-        return a->lo < b->lo ? -1 : 1;
-    }
-    return a->hi < b->hi ? -1 : a->hi > b->hi;
-}
-
-static void
-port_list_normalize(struct port_list *list)
-{
-    np_qsort(list->entries, list->n, sizeof *list->entries,
-          compare_port_entries);
-    size_t n = 0;
-    for (size_t i = 0; i < list->n; i++) {
-        if (!n || compare_port_entries(&list->entries[i],
-                                       &list->entries[n - 1])) {
-            list->entries[n++] = list->entries[i];
-        }
-    }
-    list->n = n;
-}
-
-static bool
-port_list_equal(const struct port_list *a, const struct port_list *b)
-{
-    return (a->n == b->n
-            && !memcmp(a->entries, b->entries, a->n * sizeof *a->entries));
-}
-
-static void
-port_list_format(const struct port_list *list, struct ds *s)
-{
-    for (size_t i = 0; i < list->n; i++) {
-        const struct port_entry *e = &list->entries[i];
-        ds_put_format(s, "%s%s:%"PRIu16, i ? "," : "",
-                      np_protocol_name(e->proto), e->lo);
-        if (e->hi != e->lo) {
-            ds_put_format(s, "-%"PRIu16, e->hi);
-        }
-    }
-}
-
-/* Appends to 'list' the ports that the named entries of 'rule' resolve to
- * on 'pod' (see port_allows()). */
-static void
-resolve_named_ports(const struct np_rule *rule, const struct np_pod *pod,
-                    struct port_list *list)
-{
-    for (size_t i = 0; i < rule->n_ports; i++) {
-        const struct np_port *port = &rule->ports[i];
-        if (port->kind != NP_PORT_NAMED) {
-            continue;
-        }
-        for (size_t j = 0; j < pod->n_ports; j++) {
-            const struct np_container_port *cp = &pod->ports[j];
-            if (cp->name && !strcmp(cp->name, port->name)
-                && cp->protocol == port->protocol) {
-                port_list_add(list, cp->protocol, cp->port, cp->port);
-            }
-        }
-    }
-    port_list_normalize(list);
-}
-
-static bool
-rule_has_named_ports(const struct np_rule *rule)
-{
-    for (size_t i = 0; i < rule->n_ports; i++) {
-        if (rule->ports[i].kind == NP_PORT_NAMED) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Named-port groups: the pods (targets for ingress) or peer addresses (for
  * egress) that resolve a rule's named ports to the same list, one group per
  * list. */
@@ -512,15 +330,7 @@ static int
 compare_named_groups(const void *a_, const void *b_)
 {
     const struct named_group *a = a_, *b = b_;
-    size_t n = a->ports.n < b->ports.n ? a->ports.n : b->ports.n;
-    for (size_t i = 0; i < n; i++) {
-        int cmp = compare_port_entries(&a->ports.entries[i],
-                                       &b->ports.entries[i]);
-        if (cmp) {
-            return cmp;
-        }
-    }
-    return a->ports.n < b->ports.n ? -1 : a->ports.n > b->ports.n;
+    return port_list_compare(&a->ports, &b->ports);
 }
 
 static void
@@ -556,10 +366,6 @@ struct variant {
     const struct port_list *ports;
 };
 
-/* Address families, as a bit mask: bit family_index(family). */
-#define FAMILY_BIT(FAMILY) (1u << family_index(FAMILY))
-#define ALL_FAMILIES 3u
-
 static unsigned int
 node_families(const struct compiler *c)
 {
@@ -570,7 +376,7 @@ node_families(const struct compiler *c)
 /* Returns the families of the addresses in 'dim' (all of them for a
  * dimension of ports, which have no family). */
 static unsigned int
-dim_families(const struct clause_dim *dim)
+dim_families(const struct clause_array *dim)
 {
     unsigned int families = 0;
     for (size_t i = 0; i < dim->n; i++) {
@@ -585,7 +391,7 @@ dim_families(const struct clause_dim *dim)
 
 /* Removes from 'dim' the addresses outside 'families'. */
 static void
-dim_filter_families(struct clause_dim *dim, unsigned int families)
+dim_filter_families(struct clause_array *dim, unsigned int families)
 {
     size_t n = 0;
     for (size_t i = 0; i < dim->n; i++) {
@@ -597,58 +403,32 @@ dim_filter_families(struct clause_dim *dim, unsigned int families)
 }
 
 static void
-build_target_dim(const struct variant *v, struct clause_dim *dim)
+build_target_dim(const struct variant *v, struct clause_array *dim)
 {
     for (size_t i = 0; i < v->n_targets; i++) {
         const struct local_pod *t = v->targets[i];
         if (v->dir == NP_EGRESS) {
-            clause_dim_add(dim, CLAUSE_IN_PORT)->value = t->port->ofport;
+            clause_array_add(dim, CLAUSE_IN_PORT)->value = t->port->ofport;
         } else {
             for (size_t j = 0; j < t->n_ips; j++) {
-                clause_dim_add(dim, CLAUSE_DST)->cidr = t->ips[j];
+                clause_array_add(dim, CLAUSE_DST)->cidr = t->ips[j];
             }
         }
     }
 }
 
 static void
-build_peer_dim(const struct variant *v, struct clause_dim *dim)
+build_peer_dim(const struct variant *v, struct clause_array *dim)
 {
     enum clause_field field = v->dir == NP_INGRESS ? CLAUSE_SRC : CLAUSE_DST;
     for (size_t i = 0; i < v->n_peer_pods; i++) {
         const struct np_pod *pod = v->peer_pods[i];
         for (size_t j = 0; j < pod->n_ips; j++) {
-            clause_dim_add(dim, field)->cidr = pod->ips[j];
+            clause_array_add(dim, field)->cidr = pod->ips[j];
         }
     }
     for (size_t i = 0; i < v->n_peer_blocks; i++) {
-        clause_dim_add(dim, field)->cidr = v->peer_blocks[i];
-    }
-}
-
-static void
-build_port_dim(const struct variant *v, unsigned int families,
-               struct clause_dim *dim)
-{
-    static const int all_families[] = { AF_INET, AF_INET6 };
-
-    for (size_t i = 0; i < v->ports->n; i++) {
-        const struct port_entry *e = &v->ports->entries[i];
-        struct port_mask masks[PORT_RANGE_MAX_MASKS];
-        size_t n_masks = port_range_to_masks(e->lo, e->hi, masks);
-
-        for (size_t f = 0; f < NP_ARRAY_SIZE(all_families); f++) {
-            if (!(families & FAMILY_BIT(all_families[f]))) {
-                continue;
-            }
-            for (size_t j = 0; j < n_masks; j++) {
-                struct clause_match *m = clause_dim_add(dim, CLAUSE_L4);
-                m->family = all_families[f];
-                m->proto = e->proto;
-                m->tp_value = masks[j].value;
-                m->tp_mask = masks[j].mask;
-            }
-        }
+        clause_array_add(dim, field)->cidr = v->peer_blocks[i];
     }
 }
 
@@ -656,7 +436,7 @@ build_port_dim(const struct variant *v, unsigned int families,
  * room for one more conjunction action, or -1 if none has. */
 static int
 find_band(const struct compiler *c, uint8_t table,
-          const struct clause_dim *dims, size_t n_dims)
+          const struct clause_array *dims, size_t n_dims)
 {
     for (int band = 0; band < NP_MAX_BANDS; band++) {
         bool fits = true;
@@ -679,7 +459,7 @@ emit_variant(struct compiler *c, const struct variant *v)
 {
     uint8_t table = np_table(c->config, v->dir == NP_INGRESS
                                         ? NP_TABLE_INGRESS : NP_TABLE_EGRESS);
-    struct clause_dim dims[3];
+    struct clause_array dims[3];
     size_t n_dims = 0;
 
     /* Only the address families that both the targets and the peers (and
@@ -694,12 +474,12 @@ emit_variant(struct compiler *c, const struct variant *v)
         n_dims++;
     }
     if (!v->any_port) {
-        build_port_dim(v, families, &dims[n_dims++]);
+        clause_array_add_ports(&dims[n_dims++], v->ports, families);
     }
 
     /* A dimension that matches nothing makes the rule allow nothing. */
     for (size_t d = 0; d < n_dims; d++) {
-        clause_dim_normalize(&dims[d]);
+        clause_array_normalize(&dims[d]);
         if (!dims[d].n) {
             goto out;
         }
@@ -737,14 +517,13 @@ emit_variant(struct compiler *c, const struct variant *v)
         }
     }
     struct clause_match conj_match;
-    memset(&conj_match, 0, sizeof conj_match);
-    conj_match.field = CLAUSE_CONJ_ID;
+    clause_match_init(&conj_match, CLAUSE_CONJ_ID);
     conj_match.value = id;
     pending_add_rule(c, table, NP_PRIO_RULE_MATCH, &conj_match, id);
 
 out:
     for (size_t d = 0; d < n_dims; d++) {
-        clause_dim_destroy(&dims[d]);
+        clause_array_destroy(&dims[d]);
     }
 }
 
@@ -958,16 +737,7 @@ compile_rule(struct compiler *c, const struct np_policy *policy,
     struct port_list numeric = { NULL, 0, 0 };
 
     collect_rule_peers(c, policy, rule, &peers);
-    for (size_t i = 0; i < rule->n_ports; i++) {
-        const struct np_port *port = &rule->ports[i];
-        if (port->kind == NP_PORT_ALL) {
-            port_list_add(&numeric, port->protocol, 0, UINT16_MAX);
-        } else if (port->kind == NP_PORT_NUMBER) {
-            port_list_add(&numeric, port->protocol, port->port,
-                          port->end_port);
-        }
-    }
-    port_list_normalize(&numeric);
+    rule_numeric_ports(rule, &numeric);
 
     struct variant v = {
         .policy = policy,
@@ -1073,8 +843,7 @@ add_isolation_drops(struct compiler *c)
 
         struct clause_match m;
         if (c->isolated[i][NP_EGRESS]) {
-            memset(&m, 0, sizeof m);
-            m.field = CLAUSE_IN_PORT;
+            clause_match_init(&m, CLAUSE_IN_PORT);
             m.value = ofport;
             pending_add_drop(c, np_table(c->config, NP_TABLE_EGRESS), &m,
                              ofport);
@@ -1082,16 +851,14 @@ add_isolation_drops(struct compiler *c)
         if (c->isolated[i][NP_INGRESS]) {
             uint8_t table = np_table(c->config, NP_TABLE_INGRESS);
             for (size_t j = 0; j < lpod->n_ips; j++) {
-                memset(&m, 0, sizeof m);
-                m.field = CLAUSE_DST;
+                clause_match_init(&m, CLAUSE_DST);
                 m.cidr = lpod->ips[j];
                 pending_add_drop(c, table, &m, ofport);
             }
             if (!lpod->n_ips && lpod->port->has_mac) {
                 /* Without an address, the MAC that NORMAL delivers to still
                  * identifies the pod. */
-                memset(&m, 0, sizeof m);
-                m.field = CLAUSE_DL_DST;
+                clause_match_init(&m, CLAUSE_DL_DST);
                 memcpy(m.cidr.addr, lpod->port->mac, 6);
                 pending_add_drop(c, table, &m, ofport);
             }
@@ -1100,66 +867,6 @@ add_isolation_drops(struct compiler *c)
 }
 
 /* Turning pending flows into flows. */
-
-static void
-clause_match_to_match(const struct clause_match *cm, struct match *match)
-{
-    match_init_catchall(match);
-    switch ((enum clause_field) cm->field) {
-    case CLAUSE_IN_PORT:
-        match_set_in_port(match, OFP_PORT_C(cm->value));
-        break;
-    case CLAUSE_SRC:
-        match_set_cidr(match, &cm->cidr, true);
-        break;
-    case CLAUSE_DST:
-        match_set_cidr(match, &cm->cidr, false);
-        break;
-    case CLAUSE_L4:
-        match_set_dl_type(match, htons(cm->family == AF_INET
-                                       ? ETH_TYPE_IPV4 : ETH_TYPE_IPV6));
-        match_set_nw_proto(match, cm->proto);
-        if (cm->tp_mask) {
-            match_set_tp_dst_masked(match, htons(cm->tp_value),
-                                    htons(cm->tp_mask));
-        }
-        break;
-    case CLAUSE_CONJ_ID:
-        match_set_conj_id(match, cm->value);
-        break;
-    case CLAUSE_DL_DST: {
-        struct eth_addr mac;
-        memcpy(mac.ea, cm->cidr.addr, 6);
-        match_set_dl_dst(match, mac);
-        break;
-    }
-    }
-}
-
-static int
-compare_conj_refs(const void *a_, const void *b_)
-{
-    const struct conj_ref *a = a_, *b = b_;
-    if (a->id != b->id) {
-        return a->id < b->id ? -1 : 1;
-    }
-    return a->clause < b->clause ? -1 : a->clause > b->clause;
-}
-
-static void
-put_conjunctions(struct pending_flow *pf, struct ofpbuf *ofpacts)
-{
-    np_qsort(pf->conjs, pf->n_conjs, sizeof *pf->conjs, compare_conj_refs);
-    for (size_t i = 0; i < pf->n_conjs; i++) {
-        if (i && !compare_conj_refs(&pf->conjs[i], &pf->conjs[i - 1])) {
-            continue;
-        }
-        struct ofpact_conjunction *oc = ofpact_put_CONJUNCTION(ofpacts);
-        oc->id = pf->conjs[i].id;
-        oc->clause = pf->conjs[i].clause;
-        oc->n_clauses = pf->conjs[i].n_clauses;
-    }
-}
 
 static void
 finish_pending_flows(struct compiler *c, struct flow_set *flows)
@@ -1175,7 +882,7 @@ finish_pending_flows(struct compiler *c, struct flow_set *flows)
         ofpbuf_clear(&ofpacts);
         switch (pf->role) {
         case NP_ROLE_CLAUSE:
-            put_conjunctions(pf, &ofpacts);
+            put_conjunctions(pf->conjs, pf->n_conjs, &ofpacts);
             cookie = np_cookie(NP_ROLE_CLAUSE, 0);
             break;
         case NP_ROLE_RULE:
