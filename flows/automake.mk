@@ -11,6 +11,7 @@ flows_libnetpol_a_SOURCES = \
 	flows/cluster.c \
 	flows/compiler.c \
 	flows/conj-ids.c \
+	flows/engine.c \
 	flows/explain.c \
 	flows/flow-build.c \
 	flows/flow-build.h \

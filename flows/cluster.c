@@ -103,6 +103,7 @@ cluster_init(struct cluster *c)
     hmap_init(&c->pods);
     hmap_init(&c->policies);
     hmap_init(&c->ports);
+    hmap_init(&c->pod_ports);
 }
 
 void
@@ -124,6 +125,7 @@ cluster_clear(struct cluster *c)
     HMAP_FOR_EACH_POP (port, node, &c->ports) {
         local_port_destroy(port);
     }
+    hmap_clear(&c->pod_ports);
 }
 
 void
@@ -135,6 +137,7 @@ cluster_destroy(struct cluster *c)
         hmap_destroy(&c->pods);
         hmap_destroy(&c->policies);
         hmap_destroy(&c->ports);
+        hmap_destroy(&c->pod_ports);
     }
 }
 
@@ -194,15 +197,32 @@ struct local_port *
 cluster_find_pod_port(const struct cluster *c, const char *ns,
                       const char *name)
 {
-    /* Ports are few (the pods of one node), so a scan is fine. */
-    struct local_port *port;
-    HMAP_FOR_EACH (port, node, &c->ports) {
-        if (local_port_is_pod(port) && !strcmp(port->pod_name, name)
-            && !strcmp(port->pod_namespace, ns)) {
-            return port;
+    struct local_port *port, *best = NULL;
+    HMAP_FOR_EACH_WITH_HASH (port, pod_node, cluster_hash_name(ns, name),
+                             &c->pod_ports) {
+        if (!strcmp(port->pod_name, name) && !strcmp(port->pod_namespace, ns)
+            && (!best || port->ofport < best->ofport)) {
+            best = port;
         }
     }
-    return NULL;
+    return best;
+}
+
+static void
+index_pod_port(struct cluster *c, struct local_port *port)
+{
+    if (local_port_is_pod(port)) {
+        hmap_insert(&c->pod_ports, &port->pod_node,
+                    cluster_hash_name(port->pod_namespace, port->pod_name));
+    }
+}
+
+static void
+unindex_pod_port(struct cluster *c, struct local_port *port)
+{
+    if (local_port_is_pod(port)) {
+        hmap_remove(&c->pod_ports, &port->pod_node);
+    }
 }
 
 void
@@ -250,11 +270,13 @@ cluster_set_port(struct cluster *c, struct local_port *port)
 {
     struct local_port *old = cluster_find_port(c, port->ofport);
     if (old) {
+        unindex_pod_port(c, old);
         hmap_replace(&c->ports, &old->node, &port->node);
         local_port_destroy(old);
     } else {
         hmap_insert(&c->ports, &port->node, np_hash_add(0, port->ofport));
     }
+    index_pod_port(c, port);
 }
 
 void
@@ -312,6 +334,7 @@ cluster_delete_port(struct cluster *c, uint32_t ofport)
 {
     struct local_port *port = cluster_find_port(c, ofport);
     if (port) {
+        unindex_pod_port(c, port);
         hmap_remove(&c->ports, &port->node);
         local_port_destroy(port);
     }

@@ -165,7 +165,10 @@ pending_add_drop(struct compiler *c, uint8_t table,
 {
     struct pending_flow *pf = pending_get(c, table, NP_PRIO_ISOLATION, m,
                                           NP_ROLE_ISOLATION);
-    pf->ofport = ofport;
+    /* Pods that share an address share the drop; name the lowest port. */
+    if (!pf->ofport || ofport < pf->ofport) {
+        pf->ofport = ofport;
+    }
 }
 
 /* Peer pods.
@@ -207,7 +210,9 @@ index_pods_by_namespace(struct compiler *c)
 {
     const struct np_pod *pod;
     HMAP_FOR_EACH (pod, node, &c->cluster->pods) {
-        if (!pod_is_peer_candidate(pod)) {
+        size_t n_addrs;
+        pod_peer_addresses(c->cluster, pod, &n_addrs);
+        if (!n_addrs) {
             continue;
         }
         struct ns_pods *nsp = ns_pods_find(&c->pods_by_ns, pod->namespace);
@@ -418,13 +423,16 @@ build_target_dim(const struct variant *v, struct clause_array *dim)
 }
 
 static void
-build_peer_dim(const struct variant *v, struct clause_array *dim)
+build_peer_dim(const struct compiler *c, const struct variant *v,
+               struct clause_array *dim)
 {
     enum clause_field field = v->dir == NP_INGRESS ? CLAUSE_SRC : CLAUSE_DST;
     for (size_t i = 0; i < v->n_peer_pods; i++) {
-        const struct np_pod *pod = v->peer_pods[i];
-        for (size_t j = 0; j < pod->n_ips; j++) {
-            clause_array_add(dim, field)->cidr = pod->ips[j];
+        size_t n_addrs;
+        const struct cidr *addrs = pod_peer_addresses(
+            c->cluster, v->peer_pods[i], &n_addrs);
+        for (size_t j = 0; j < n_addrs; j++) {
+            clause_array_add(dim, field)->cidr = addrs[j];
         }
     }
     for (size_t i = 0; i < v->n_peer_blocks; i++) {
@@ -468,7 +476,7 @@ emit_variant(struct compiler *c, const struct variant *v)
     build_target_dim(v, &dims[n_dims++]);
     unsigned int families = node_families(c) & dim_families(&dims[0]);
     if (!v->any_peer) {
-        build_peer_dim(v, &dims[n_dims]);
+        build_peer_dim(c, v, &dims[n_dims]);
         dim_filter_families(&dims[n_dims], families);
         families &= dim_families(&dims[n_dims]);
         n_dims++;
@@ -625,7 +633,9 @@ group_peers_by_named_ports(struct compiler *c, const struct np_rule *rule,
         const struct np_pod *pod;
         n_pods = 0;
         HMAP_FOR_EACH (pod, node, &c->cluster->pods) {
-            if (pod_is_peer_candidate(pod)) {
+            size_t n_addrs;
+            pod_peer_addresses(c->cluster, pod, &n_addrs);
+            if (n_addrs) {
                 pods[n_pods++] = pod;
             }
         }
@@ -636,8 +646,10 @@ group_peers_by_named_ports(struct compiler *c, const struct np_rule *rule,
     for (size_t i = 0; i < n_pods; i++) {
         const struct np_pod *pod = pods[i];
         bool selected = (peers->any || !scan_cluster
-                         || bsearch(&pod, selected_pods, peers->n_pods,
-                                    sizeof *selected_pods, compare_pointers));
+                         || (peers->n_pods
+                             && bsearch(&pod, selected_pods, peers->n_pods,
+                                        sizeof *selected_pods,
+                                        compare_pointers)));
         struct port_list resolved = { NULL, 0, 0 };
         struct named_group *g = NULL;
 
@@ -646,8 +658,11 @@ group_peers_by_named_ports(struct compiler *c, const struct np_rule *rule,
             free(resolved.entries);
             continue;
         }
-        for (size_t j = 0; j < pod->n_ips; j++) {
-            if (!selected && !address_in_blocks(&pod->ips[j], peers)) {
+        size_t n_addrs;
+        const struct cidr *addrs = pod_peer_addresses(c->cluster, pod,
+                                                      &n_addrs);
+        for (size_t j = 0; j < n_addrs; j++) {
+            if (!selected && !address_in_blocks(&addrs[j], peers)) {
                 continue;
             }
             if (!g) {
@@ -655,7 +670,7 @@ group_peers_by_named_ports(struct compiler *c, const struct np_rule *rule,
             }
             g->addrs = np_x2nrealloc(g->addrs, &g->allocated, g->n + 1,
                                      sizeof *g->addrs);
-            g->addrs[g->n++] = pod->ips[j];
+            g->addrs[g->n++] = addrs[j];
         }
         if (!g) {
             free(resolved.entries);

@@ -40,7 +40,9 @@ peer_includes(const struct cluster *cluster, const struct np_policy *policy,
     if (peer->is_ip_block) {
         return peer_contains_address(peer, &ep->address);
     }
-    if (!ep->pod || !pod_is_peer_candidate(ep->pod)) {
+    size_t n_addrs;
+    if (!ep->pod || !pod_peer_addresses(cluster, ep->pod, &n_addrs)
+        || !n_addrs) {
         return false;
     }
     struct labels scratch;
@@ -255,10 +257,16 @@ explain_endpoint_parse(const struct cluster *cluster, const char *s,
     if (!pod) {
         return np_xasprintf("%s: no such pod", s);
     }
-    for (size_t i = 0; i < pod->n_ips; i++) {
-        if (!family || pod->ips[i].family == family) {
+    size_t n_addrs;
+    const struct cidr *addrs = pod_peer_addresses(cluster, pod, &n_addrs);
+    if (!addrs) {
+        addrs = pod->ips;
+        n_addrs = pod->n_ips;
+    }
+    for (size_t i = 0; i < n_addrs; i++) {
+        if (!family || addrs[i].family == family) {
             ep->pod = pod;
-            ep->address = pod->ips[i];
+            ep->address = addrs[i];
             return NULL;
         }
     }

@@ -211,10 +211,9 @@ match_has_prereq_fields(const struct match *match)
             || !is_wildcard(&m->arp_tha, sizeof m->arp_tha));
 }
 
-void
-add_flow(struct flow_set *flows, uint8_t table, uint16_t priority,
-         const struct match *match_, uint64_t cookie,
-         const struct ofpbuf *ofpacts)
+struct np_flow *
+build_flow(uint8_t table, uint16_t priority, const struct match *match_,
+           uint64_t cookie, const struct ofpbuf *ofpacts)
 {
     /* When a flow names a field with prerequisites, the switch adds
      * packet_type=eth as it decodes it (nx_pull_raw()), and reports the
@@ -225,6 +224,15 @@ add_flow(struct flow_set *flows, uint8_t table, uint16_t priority,
     if (match_has_prereq_fields(&match)) {
         match_set_default_packet_type(&match);
     }
-    flow_set_insert(flows, np_flow_create(table, priority, &match, cookie,
-                                          ofpacts->data, ofpacts->size));
+    return np_flow_create(table, priority, &match, cookie, ofpacts->data,
+                          ofpacts->size);
+}
+
+void
+add_flow(struct flow_set *flows, uint8_t table, uint16_t priority,
+         const struct match *match, uint64_t cookie,
+         const struct ofpbuf *ofpacts)
+{
+    flow_set_insert(flows, build_flow(table, priority, match, cookie,
+                                      ofpacts));
 }

@@ -83,6 +83,12 @@ void put_load_reg(uint8_t reg, uint32_t value, struct ofpbuf *ofpacts);
 void put_actions_text(struct ofpbuf *ofpacts, const char *format, ...)
     __attribute__((__format__(__printf__, 2, 3)));
 
+/* Builds a flow from 'match' and 'ofpacts', normalized as the switch
+ * reports it. */
+struct np_flow *build_flow(uint8_t table, uint16_t priority,
+                           const struct match *, uint64_t cookie,
+                           const struct ofpbuf *ofpacts);
+
 /* Adds a flow built from 'match' and 'ofpacts' to 'flows'.  A flow with the
  * same identity must not be there yet. */
 void add_flow(struct flow_set *flows, uint8_t table, uint16_t priority,

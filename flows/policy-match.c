@@ -38,10 +38,22 @@ namespace_labels(const struct cluster *cluster, const char *ns,
     return scratch;
 }
 
-bool
-pod_is_peer_candidate(const struct np_pod *pod)
+const struct cidr *
+pod_peer_addresses(const struct cluster *cluster, const struct np_pod *pod,
+                   size_t *n)
 {
-    return pod->n_ips && !pod->terminated && !pod->host_network;
+    *n = 0;
+    if (pod->terminated || pod->host_network) {
+        return NULL;
+    }
+    const struct local_port *port = cluster_find_pod_port(
+        cluster, pod->namespace, pod->name);
+    if (port && port->n_ips) {
+        *n = port->n_ips;
+        return port->ips;
+    }
+    *n = pod->n_ips;
+    return pod->ips;
 }
 
 bool

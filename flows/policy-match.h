@@ -62,8 +62,12 @@ const struct labels *namespace_labels(const struct cluster *,
                                       const char *ns,
                                       struct labels *scratch);
 
-/* Returns true if 'pod' can be a peer (see above). */
-bool pod_is_peer_candidate(const struct np_pod *);
+/* Returns the addresses 'pod' has as a peer, storing their number in '*n':
+ * those its pod port on this node names, if it has one that names any
+ * (the CNI knows first), else its status.podIPs.  None (NULL, 0) if the pod
+ * cannot be a peer (see above). */
+const struct cidr *pod_peer_addresses(const struct cluster *,
+                                      const struct np_pod *, size_t *n);
 
 /* Returns true if 'policy' applies to 'pod' (same namespace, podSelector
  * matches).  Says nothing about whether the pod is local. */

@@ -33,6 +33,13 @@ out_of_memory(void)
     abort();
 }
 
+void
+np_abort_at(const char *file, int line)
+{
+    fprintf(stderr, "ovs-netpol: %s:%d: this cannot happen\n", file, line);
+    abort();
+}
+
 void *
 np_xmalloc(size_t size)
 {

@@ -15,6 +15,7 @@ unit_tests = \
 	tests/test-cidr \
 	tests/test-compiler \
 	tests/test-conformance-model \
+	tests/test-engine \
 	tests/test-manifest \
 	tests/test-port-range
 
@@ -23,13 +24,18 @@ tests_test_cidr_LDADD = $(unit_test_ldadd)
 tests_test_cidr_CFLAGS = $(unit_test_cflags)
 
 tests_test_compiler_SOURCES = tests/test-compiler.c tests/flow-sim.c \
-	tests/flow-sim.h
+	tests/flow-sim.h tests/random-cluster.c tests/random-cluster.h
 tests_test_compiler_LDADD = $(unit_test_ldadd)
 tests_test_compiler_CFLAGS = $(unit_test_cflags)
 
 tests_test_conformance_model_SOURCES = tests/test-conformance-model.c
 tests_test_conformance_model_LDADD = $(unit_test_ldadd)
 tests_test_conformance_model_CFLAGS = $(unit_test_cflags)
+
+tests_test_engine_SOURCES = tests/test-engine.c tests/random-cluster.c \
+	tests/random-cluster.h
+tests_test_engine_LDADD = $(unit_test_ldadd)
+tests_test_engine_CFLAGS = $(unit_test_cflags)
 
 tests_test_manifest_SOURCES = tests/test-manifest.c
 tests_test_manifest_LDADD = $(unit_test_ldadd)

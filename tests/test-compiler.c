@@ -39,6 +39,7 @@
 #include <openvswitch/ofp-protocol.h>
 #include <openvswitch/ofpbuf.h>
 #include "flow-sim.h"
+#include "random-cluster.h"
 #include "ovs-netpol/cidr.h"
 #include "ovs-netpol/cluster.h"
 #include "ovs-netpol/compiler.h"
@@ -715,179 +716,34 @@ END_TEST
 
 /* Random clusters: flows and model agree. */
 
-static uint32_t seed;
-
-static uint32_t
-random_next(void)
-{
-    seed ^= seed << 13;
-    seed ^= seed >> 17;
-    seed ^= seed << 5;
-    return seed;
-}
-
-static int
-random_range(int n)
-{
-    return random_next() % n;
-}
-
-static const char *
-random_of(const char *const *choices, int n)
-{
-    return choices[random_range(n)];
-}
-
-static void
-random_selector(struct ds *s, const char *key, const char *const *values,
-                int n_values)
-{
-    switch (random_range(4)) {
-    case 0:
-        ds_put_cstr(s, "{}");
-        break;
-    case 1:
-        ds_put_format(s, "{\"matchLabels\":{\"%s\":\"%s\"}}", key,
-                      random_of(values, n_values));
-        break;
-    case 2:
-        ds_put_format(s, "{\"matchExpressions\":[{\"key\":\"%s\","
-                      "\"operator\":\"%s\",\"values\":[\"%s\"]}]}", key,
-                      random_range(2) ? "In" : "NotIn",
-                      random_of(values, n_values));
-        break;
-    default:
-        ds_put_format(s, "{\"matchExpressions\":[{\"key\":\"%s\","
-                      "\"operator\":\"%s\"}]}", key,
-                      random_range(2) ? "Exists" : "DoesNotExist");
-        break;
-    }
-}
-
-static const char *const apps[] = { "web", "db", "cache" };
-static const char *const teams[] = { "a", "b" };
-
-static void
-random_peer(struct ds *s)
-{
-    int kind = random_range(5);
-    if (kind == 0) {
-        int third = random_range(3);
-        ds_put_format(s, "{\"ipBlock\":{\"cidr\":\"10.0.0.0/%d\"",
-                      random_range(2) ? 16 : 22);
-        if (random_range(2)) {
-            ds_put_format(s, ",\"except\":[\"10.0.%d.0/24\"]", third);
-        }
-        ds_put_cstr(s, "}}");
-        return;
-    }
-    ds_put_char(s, '{');
-    if (kind != 2) {
-        ds_put_cstr(s, "\"podSelector\":");
-        random_selector(s, "app", apps, 3);
-    }
-    if (kind >= 2) {
-        ds_put_format(s, "%s\"namespaceSelector\":", kind != 2 ? "," : "");
-        random_selector(s, "team", teams, 2);
-    }
-    ds_put_char(s, '}');
-}
-
-static void
-random_ports(struct ds *s)
-{
-    static const char *const choices[] = {
-        "{\"port\":80}", "{\"port\":79,\"endPort\":81}",
-        "{\"port\":\"http\"}", "{\"port\":\"dns\",\"protocol\":\"UDP\"}",
-        "{\"protocol\":\"UDP\"}", "{\"port\":80,\"protocol\":\"SCTP\"}",
-    };
-    int n = random_range(3);
-    if (!n) {
-        return;
-    }
-    ds_put_cstr(s, ",\"ports\":[");
-    for (int i = 0; i < n; i++) {
-        ds_put_format(s, "%s%s", i ? "," : "", random_of(choices, 6));
-    }
-    ds_put_char(s, ']');
-}
-
-static void
-random_rules(struct ds *s, const char *dir, const char *peers_key)
-{
-    int n = random_range(3);
-    if (!n && random_range(2)) {
-        return;
-    }
-    ds_put_format(s, ",\"%s\":[", dir);
-    for (int i = 0; i < n; i++) {
-        ds_put_format(s, "%s{", i ? "," : "");
-        int n_peers = random_range(3);
-        if (n_peers) {
-            ds_put_format(s, "\"%s\":[", peers_key);
-            for (int j = 0; j < n_peers; j++) {
-                if (j) {
-                    ds_put_char(s, ',');
-                }
-                random_peer(s);
-            }
-            ds_put_char(s, ']');
-        } else {
-            ds_put_cstr(s, "\"x\":0");      /* An unknown field: ignored. */
-        }
-        random_ports(s);
-        ds_put_char(s, '}');
-    }
-    ds_put_char(s, ']');
-}
-
 static void
 random_cluster(int n_pods, int n_local, int n_policies)
 {
     for (int ns = 0; ns < 3; ns++) {
-        loadf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{"
-              "\"name\":\"ns%d\",\"labels\":{\"team\":\"%s\"}}}", ns,
-              random_of(teams, 2));
+        char name[8];
+        snprintf(name, sizeof name, "ns%d", ns);
+        char *json = rc_namespace_json(name);
+        rc_load(&cluster, json);
+        free(json);
     }
     for (int i = 0; i < n_pods; i++) {
-        char ns[8], name[8], labels[64], ips[64];
-        const char *ports;
-        snprintf(ns, sizeof ns, "ns%d", random_range(3));
+        char ns[8], name[8];
+        snprintf(ns, sizeof ns, "ns%d", rc_range(3));
         snprintf(name, sizeof name, "p%d", i);
-        snprintf(labels, sizeof labels, random_range(4) ? "{\"app\":\"%s\"}"
-                 : "{\"other\":\"%s\"}", random_of(apps, 3));
-        snprintf(ips, sizeof ips, "10.0.%d.%d,fd00::%d:%d", i % 3, i + 1,
-                 i % 3, i + 1);
-        switch (random_range(4)) {
-        case 0: ports = "[{\"name\":\"http\",\"containerPort\":80}]"; break;
-        case 1: ports = "[{\"name\":\"http\",\"containerPort\":81}]"; break;
-        case 2: ports = "[{\"name\":\"dns\",\"containerPort\":80,"
-                        "\"protocol\":\"UDP\"}]"; break;
-        default: ports = "[]"; break;
-        }
-        add_pod(ns, name, labels, ips, ports);
+        char *json = rc_pod_json(ns, name, i);
+        rc_load(&cluster, json);
+        free(json);
         if (i < n_local) {
             add_local_port(i + 1, ns, name);
         }
     }
     for (int i = 0; i < n_policies; i++) {
-        struct ds s = DS_EMPTY_INITIALIZER;
-        ds_put_format(&s, "{\"apiVersion\":\"networking.k8s.io/v1\","
-                      "\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":"
-                      "\"ns%d\",\"name\":\"np%d\"},\"spec\":{\"podSelector\":",
-                      random_range(3), i);
-        random_selector(&s, "app", apps, 3);
-        static const char *const types[] = {
-            "", ",\"policyTypes\":[\"Ingress\"]",
-            ",\"policyTypes\":[\"Egress\"]",
-            ",\"policyTypes\":[\"Ingress\",\"Egress\"]",
-        };
-        ds_put_cstr(&s, random_of(types, 4));
-        random_rules(&s, "ingress", "from");
-        random_rules(&s, "egress", "to");
-        ds_put_cstr(&s, "}}");
-        load(ds_cstr(&s));
-        ds_destroy(&s);
+        char ns[8], name[8];
+        snprintf(ns, sizeof ns, "ns%d", rc_range(3));
+        snprintf(name, sizeof name, "np%d", i);
+        char *json = rc_policy_json(ns, name);
+        rc_load(&cluster, json);
+        free(json);
     }
 }
 
@@ -919,7 +775,7 @@ model_verdict(const struct np_pod *src, const struct np_pod *dst, int family,
 static size_t n_checked, n_allowed;
 
 static void
-check_random_cluster(void)
+check_random_cluster(int round)
 {
     enum { N_PODS = 9, N_LOCAL = 5, UPLINK = 100 };
     random_cluster(N_PODS, N_LOCAL, 5);
@@ -979,9 +835,9 @@ check_random_cluster(void)
                             char *text = flows_text();
                             fprintf(stderr, "%s", text);
                             free(text);
-                            ck_abort_msg("seed %"PRIu32": %s/%s -> %s/%s "
+                            ck_abort_msg("round %d: %s/%s -> %s/%s "
                                          "%s %u/%d: flows say %s, model %s",
-                                         seed, from->namespace, from->name,
+                                         round, from->namespace, from->name,
                                          dst->namespace, dst->name,
                                          families[f] == AF_INET ? "v4"
                                                                 : "v6",
@@ -1007,11 +863,8 @@ START_TEST(test_random_vs_explain)
     for (int i = 0; i < rounds; i++) {
         teardown();
         setup();
-        seed = base + i * 7919;
-        if (!seed) {
-            seed = 1;
-        }
-        check_random_cluster();
+        rc_seed(base + i * 7919);
+        check_random_cluster(i);
     }
     printf("random_vs_explain: %zu packets checked, %zu allowed, %zu "
            "dropped\n", n_checked, n_allowed, n_checked - n_allowed);

@@ -54,6 +54,8 @@ extern "C" {
 /* A port of this node's bridge. */
 struct local_port {
     struct hmap_node node;      /* In 'struct cluster', by ofport. */
+    struct hmap_node pod_node;  /* In 'struct cluster', by pod, if a pod's
+                                 * port. */
     uint32_t ofport;            /* OpenFlow port number. */
     char *name;                 /* Interface name (for messages). */
 
@@ -80,6 +82,8 @@ struct cluster {
     struct hmap pods;           /* Contains struct np_pod, by ns/name. */
     struct hmap policies;       /* Contains struct np_policy, by ns/name. */
     struct hmap ports;          /* Contains struct local_port, by ofport. */
+    struct hmap pod_ports;      /* The pod ports of 'ports' again, by pod
+                                 * namespace/name ('pod_node'). */
 };
 
 void cluster_init(struct cluster *);
@@ -94,7 +98,8 @@ struct np_pod *cluster_find_pod(const struct cluster *, const char *ns,
 struct np_policy *cluster_find_policy(const struct cluster *, const char *ns,
                                       const char *name);
 struct local_port *cluster_find_port(const struct cluster *, uint32_t ofport);
-/* Returns the pod port that names pod 'ns'/'name', or NULL. */
+/* Returns the pod port that names pod 'ns'/'name' (the one with the lowest
+ * OpenFlow port, if several do), or NULL. */
 struct local_port *cluster_find_pod_port(const struct cluster *,
                                          const char *ns, const char *name);
 

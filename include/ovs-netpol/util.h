@@ -37,6 +37,12 @@ extern "C" {
 #define NP_PRINTF_FORMAT(FMT, ARG1) \
     __attribute__((__format__(__printf__, FMT, ARG1)))
 #define NP_ARRAY_SIZE(ARRAY) (sizeof (ARRAY) / sizeof (ARRAY)[0])
+/* Marks code that cannot be reached unless there is a bug: aborts with the
+ * location, as Open vSwitch's OVS_NOT_REACHED() does (lib/util.h, which
+ * libopenvswitch does not install). */
+#define NP_NOT_REACHED() np_abort_at(__FILE__, __LINE__)
+void np_abort_at(const char *file, int line) __attribute__((__noreturn__));
+
 #define NP_MIN(A, B) ((A) < (B) ? (A) : (B))
 #define NP_MAX(A, B) ((A) > (B) ? (A) : (B))
 

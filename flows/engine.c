@@ -1,0 +1,2577 @@
+/*
+ * Copyright (c) 2026 The ovs-netpol Authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* engine.c: the incremental engine (engine.h).
+ *
+ * Where it sits: cluster state -> [engine] -> flow set (+ what changed)
+ * -> ofctrl.  It computes what compile_full() computes, but keeps its
+ * intermediate results so that one change costs what it affects.  It must
+ * never do I/O, and never keep a pointer to a pod or namespace of the
+ * cluster across calls (see the contract in engine.h).
+ *
+ * The pieces, from the output back to the input:
+ *
+ *   contribution   (table, priority, clause match) -> what the flows of
+ *                  rules want there: conjunction() actions, rule IDs of
+ *                  direct allows, isolation drops.  Reference counted; a
+ *                  dirty contribution is turned into its flow (or none) in
+ *                  flush_dirty().
+ *
+ *   variant        one conjunction: a rule, or one named-port resolution
+ *                  of it.  Dimensions: targets (a multiset of matches),
+ *                  peers (peer sets plus ipBlock prefixes, or, for egress
+ *                  named ports, a multiset of addresses), ports (a list).
+ *                  Installed when every dimension has something in the
+ *                  address families it can match; then it contributes.
+ *
+ *   peer set       the addresses of the pods one (namespace,
+ *                  namespaceSelector, podSelector) selects; shared by every
+ *                  variant whose rule has that peer.
+ *
+ *   rule, policy   a policy's copy, its local targets, its rules; built
+ *                  when the policy selects its first local pod, torn down
+ *                  when it selects none.
+ *
+ *   local pod      a pod port: its classify flows, its isolation drops,
+ *                  the policies that target it.
+ */
+
+#include <config.h>
+#include "ovs-netpol/engine.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openvswitch/dynamic-string.h>
+#include <openvswitch/list.h>
+#include <openvswitch/ofp-actions.h>
+#include "clause.h"
+#include "flow-build.h"
+#include "ovs-netpol/cidr.h"
+#include "ovs-netpol/util.h"
+#include "policy-match.h"
+#include "selector.h"
+
+/* Structures. */
+
+/* What the rules want at one (table, priority, match). */
+struct contrib {
+    struct hmap_node node;      /* In 'engine->contribs'. */
+    uint8_t table;
+    uint16_t priority;
+    struct clause_match match;
+    enum np_role role;
+
+    struct conj_ref *conjs;     /* NP_ROLE_CLAUSE: a set, unordered. */
+    size_t n_conjs, allocated_conjs;
+
+    uint32_t *ids;              /* NP_ROLE_RULE: a multiset of rule IDs. */
+    size_t n_ids, allocated_ids;
+
+    uint32_t *ofports;          /* NP_ROLE_ISOLATION: a multiset of the
+                                 * ports of the pods that want it. */
+    size_t n_ofports, allocated_ofports;
+
+    struct ovs_list dirty_node; /* In 'engine->dirty', if dirty. */
+    bool dirty;
+};
+
+/* A clause match with a count: one entry of a multiset. */
+struct counted_match {
+    struct hmap_node node;
+    struct clause_match match;
+    size_t count;
+};
+
+struct multiset {
+    struct hmap entries;        /* Contains struct counted_match. */
+    size_t n_family[2];         /* Distinct entries of each family. */
+    size_t n_any_family;        /* Distinct entries with no family
+                                 * (in_port). */
+};
+
+struct variant;
+
+/* A variant's use of a peer set. */
+struct peer_set_use {
+    struct ovs_list node;       /* In 'peer_set->users'. */
+    struct variant *variant;
+    struct peer_set *set;
+};
+
+/* The pods one peer selects, and their addresses. */
+struct peer_set {
+    struct hmap_node node;      /* In 'engine->peer_sets'. */
+    char *policy_ns;            /* Significant without 'ns_sel'. */
+    struct selector *ns_sel;    /* Owned copies; NULL if absent. */
+    struct selector *pod_sel;
+    size_t n_refs;              /* Rules that have this peer. */
+
+    struct hmap members;        /* Contains struct member, by pod key. */
+    struct multiset addrs;      /* CLAUSE_SRC matches: the addresses. */
+    struct hmap ns_cache;       /* Contains struct ns_cache_entry: whether
+                                 * 'ns_sel' matched each namespace. */
+    struct ovs_list users;      /* Contains struct peer_set_use. */
+};
+
+/* A pod and the addresses it contributes (to a peer set, or to a named
+ * egress variant). */
+struct member {
+    struct hmap_node node;
+    char *ns, *name;
+    struct cidr *addrs;
+    size_t n_addrs;
+    char *group;                /* Named egress: the variant key, or NULL. */
+};
+
+struct ns_cache_entry {
+    struct hmap_node node;
+    char *name;
+    bool matched;
+};
+
+struct rule;
+
+struct variant {
+    struct hmap_node node;      /* In 'rule->named', if named. */
+    struct rule *rule;
+    char *key;                  /* "" or the resolved port list. */
+
+    struct multiset targets;    /* CLAUSE_DST (ingress) or CLAUSE_IN_PORT. */
+    bool any_peer;
+    struct peer_set_use *uses;  /* The rule's peer sets... */
+    size_t n_uses;
+    struct multiset own_peers;  /* ...or, for named egress variants, their
+                                 * own addresses (CLAUSE_SRC form). */
+    bool own;                   /* Whether 'own_peers' is the peer dim. */
+    const struct cidr *blocks;  /* The rule's ipBlock prefixes, sorted. */
+    size_t n_blocks;
+    struct port_list ports;
+    bool any_port;
+
+    /* While installed. */
+    bool installed;
+    unsigned int families;      /* Address families it matches. */
+    int band;
+    uint32_t conj_id;
+    int n_dims;
+    bool failed;                /* No band had room: not installed. */
+};
+
+struct policy;
+
+struct rule {
+    struct policy *policy;
+    enum np_direction dir;
+    size_t index;
+    const struct np_rule *rule; /* In 'policy->copy'. */
+
+    struct peer_set **sets;     /* Of its selector peers, deduplicated. */
+    size_t n_sets;
+    struct cidr *blocks;        /* Its ipBlocks minus excepts, sorted. */
+    size_t n_blocks;
+    bool any_peer;
+    bool has_named;
+
+    struct variant *main;       /* Numeric ports, or no ports at all. */
+    struct hmap named;          /* Contains struct variant, by key. */
+    struct hmap named_members;  /* Egress: struct member, by pod key. */
+    struct ovs_list egress_named_node;  /* In 'engine->egress_named'. */
+};
+
+struct local_pod_state;
+
+struct target {
+    struct hmap_node node;      /* In 'policy->targets', by ofport. */
+    struct local_pod_state *lp;
+};
+
+struct policy {
+    struct hmap_node node;      /* In 'engine->policies', by ns/name. */
+    struct ovs_list ns_node;    /* In the namespace's 'policies'. */
+    struct np_policy *copy;
+    struct hmap targets;        /* Contains struct target. */
+    struct rule *rules[NP_N_DIRECTIONS];
+    size_t n_rules[NP_N_DIRECTIONS];
+    bool active;                /* Has targets, so rules are built. */
+};
+
+/* A policy's reference to a local pod it targets. */
+struct policy_ref {
+    struct hmap_node node;      /* In 'lp->policies', by policy pointer. */
+    struct policy *policy;
+};
+
+/* A port of the bridge. */
+struct local_pod_state {
+    struct hmap_node node;      /* In 'engine->ports', by ofport. */
+    uint32_t ofport;
+    struct local_port *port;    /* Our copy. */
+    bool is_pod;
+
+    /* Pod ports only. */
+    bool known;                 /* The Pod object exists. */
+    struct cidr *ips;           /* Effective addresses. */
+    size_t n_ips;
+    unsigned int n_isolating[NP_N_DIRECTIONS];
+    struct hmap policies;       /* Contains struct policy_ref. */
+
+    struct flow_set classify;   /* Its classify flows (copies). */
+};
+
+/* A namespace as the index of pods and policies sees it. */
+struct ns_index {
+    struct hmap_node node;      /* In 'engine->namespaces', by name. */
+    char *name;
+    struct hmap pods;           /* Contains struct ns_pod, by name. */
+    struct ovs_list policies;   /* Contains struct policy. */
+};
+
+struct ns_pod {
+    struct hmap_node node;
+    char *name;
+};
+
+struct engine {
+    const struct cluster *cluster;
+    struct np_config config;
+    struct conj_ids *ids;
+
+    struct hmap namespaces;     /* Contains struct ns_index. */
+    struct hmap ports;          /* Contains struct local_pod_state. */
+    unsigned int node_families; /* Of the local pods' addresses. */
+    struct hmap policies;       /* Contains struct policy. */
+    struct hmap peer_sets;      /* Contains struct peer_set. */
+    struct ovs_list egress_named;   /* Contains struct rule. */
+
+    struct hmap contribs;       /* Contains struct contrib. */
+    struct ovs_list dirty;      /* Contains struct contrib. */
+    struct flow_set flows;      /* The output. */
+    struct flow_set tracked;    /* Identities changed since taken. */
+    bool rebuilt;               /* Rebuilt since the tracked were taken. */
+
+    bool rebuilding;            /* Inside engine_rebuild(). */
+    bool needs_rebuild;
+    int max_band;
+    size_t n_variants;
+    struct engine_stats stats;
+};
+
+static void engine_rebuild__(struct engine *);
+static void variant_reinstall(struct engine *, struct variant *);
+
+static uint32_t
+pod_key_hash(const char *ns, const char *name)
+{
+    return cluster_hash_name(ns, name);
+}
+
+/* Contributions. */
+
+static uint32_t
+contrib_hash(uint8_t table, uint16_t priority, const struct clause_match *m)
+{
+    return clause_match_hash(m, ((uint32_t) table << 16) | priority);
+}
+
+static void
+contrib_mark_dirty(struct engine *e, struct contrib *c)
+{
+    if (!c->dirty) {
+        c->dirty = true;
+        ovs_list_push_back(&e->dirty, &c->dirty_node);
+    }
+}
+
+static struct contrib *
+contrib_find(const struct engine *e, uint8_t table, uint16_t priority,
+             const struct clause_match *m)
+{
+    struct contrib *c;
+    HMAP_FOR_EACH_WITH_HASH (c, node, contrib_hash(table, priority, m),
+                             &e->contribs) {
+        if (c->table == table && c->priority == priority
+            && !clause_match_compare(&c->match, m)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static struct contrib *
+contrib_get(struct engine *e, uint8_t table, uint16_t priority,
+            const struct clause_match *m, enum np_role role)
+{
+    struct contrib *c = contrib_find(e, table, priority, m);
+    if (!c) {
+        c = np_xzalloc(sizeof *c);
+        c->table = table;
+        c->priority = priority;
+        c->match = *m;
+        c->role = role;
+        hmap_insert(&e->contribs, &c->node, contrib_hash(table, priority, m));
+    }
+    contrib_mark_dirty(e, c);
+    return c;
+}
+
+static void
+contrib_add_conj(struct engine *e, uint8_t table, uint16_t priority,
+                 const struct clause_match *m, uint32_t id, int clause,
+                 int n_clauses)
+{
+    struct contrib *c = contrib_get(e, table, priority, m, NP_ROLE_CLAUSE);
+    c->conjs = np_x2nrealloc(c->conjs, &c->allocated_conjs, c->n_conjs + 1,
+                             sizeof *c->conjs);
+    c->conjs[c->n_conjs++] = (struct conj_ref) {
+        .id = id, .clause = clause, .n_clauses = n_clauses,
+    };
+    if (c->n_conjs > NP_MAX_CONJS_PER_FLOW && !e->rebuilding) {
+        /* Only a rebuild assigns bands the way compile_full() does. */
+        e->needs_rebuild = true;
+    }
+}
+
+static void
+contrib_remove_conj(struct engine *e, uint8_t table, uint16_t priority,
+                    const struct clause_match *m, uint32_t id, int clause)
+{
+    struct contrib *c = contrib_find(e, table, priority, m);
+    for (size_t i = 0; c && i < c->n_conjs; i++) {
+        if (c->conjs[i].id == id && c->conjs[i].clause == clause) {
+            c->conjs[i] = c->conjs[--c->n_conjs];
+            contrib_mark_dirty(e, c);
+            return;
+        }
+    }
+    NP_NOT_REACHED();
+}
+
+static void
+contrib_add_rule(struct engine *e, uint8_t table, uint16_t priority,
+                 const struct clause_match *m, uint32_t id)
+{
+    struct contrib *c = contrib_get(e, table, priority, m, NP_ROLE_RULE);
+    c->ids = np_x2nrealloc(c->ids, &c->allocated_ids, c->n_ids + 1,
+                           sizeof *c->ids);
+    c->ids[c->n_ids++] = id;
+}
+
+static void
+contrib_remove_rule(struct engine *e, uint8_t table, uint16_t priority,
+                    const struct clause_match *m, uint32_t id)
+{
+    struct contrib *c = contrib_find(e, table, priority, m);
+    for (size_t i = 0; c && i < c->n_ids; i++) {
+        if (c->ids[i] == id) {
+            c->ids[i] = c->ids[--c->n_ids];
+            contrib_mark_dirty(e, c);
+            return;
+        }
+    }
+    NP_NOT_REACHED();
+}
+
+static void
+contrib_add_drop(struct engine *e, uint8_t table,
+                 const struct clause_match *m, uint32_t ofport)
+{
+    struct contrib *c = contrib_get(e, table, NP_PRIO_ISOLATION, m,
+                                    NP_ROLE_ISOLATION);
+    c->ofports = np_x2nrealloc(c->ofports, &c->allocated_ofports,
+                               c->n_ofports + 1, sizeof *c->ofports);
+    c->ofports[c->n_ofports++] = ofport;
+}
+
+static void
+contrib_remove_drop(struct engine *e, uint8_t table,
+                    const struct clause_match *m, uint32_t ofport)
+{
+    struct contrib *c = contrib_find(e, table, NP_PRIO_ISOLATION, m);
+    for (size_t i = 0; c && i < c->n_ofports; i++) {
+        if (c->ofports[i] == ofport) {
+            c->ofports[i] = c->ofports[--c->n_ofports];
+            contrib_mark_dirty(e, c);
+            return;
+        }
+    }
+    NP_NOT_REACHED();
+}
+
+static bool
+contrib_is_empty(const struct contrib *c)
+{
+    return !c->n_conjs && !c->n_ids && !c->n_ofports;
+}
+
+static void
+contrib_destroy(struct contrib *c)
+{
+    free(c->conjs);
+    free(c->ids);
+    free(c->ofports);
+    free(c);
+}
+
+/* The output. */
+
+static void
+track(struct engine *e, const struct np_flow *flow)
+{
+    if (!flow_set_find_flow(&e->tracked, flow)) {
+        struct np_flow *copy = np_flow_clone(flow);
+        free(copy->ofpacts);
+        copy->ofpacts = NULL;
+        copy->ofpacts_len = 0;
+        flow_set_insert(&e->tracked, copy);
+    }
+    e->stats.n_flow_changes++;
+}
+
+/* Makes the output hold 'new' (taking ownership) in place of any flow with
+ * its identity. */
+static void
+output_put(struct engine *e, struct np_flow *new)
+{
+    struct np_flow *old = flow_set_find_flow(&e->flows, new);
+    if (old && np_flow_same_content(old, new)) {
+        np_flow_destroy(new);
+        return;
+    }
+    track(e, new);
+    if (old) {
+        flow_set_remove(&e->flows, old);
+        np_flow_destroy(old);
+    }
+    flow_set_insert(&e->flows, new);
+}
+
+/* Removes the flow with the identity of 'flow' from the output. */
+static void
+output_remove(struct engine *e, const struct np_flow *flow)
+{
+    struct np_flow *old = flow_set_find_flow(&e->flows, flow);
+    if (old) {
+        track(e, old);
+        flow_set_remove(&e->flows, old);
+        np_flow_destroy(old);
+    }
+}
+
+static struct np_flow *
+contrib_to_flow(const struct engine *e, const struct contrib *c)
+{
+    struct ofpbuf ofpacts;
+    struct match match;
+    uint64_t cookie = 0;
+
+    ofpbuf_init(&ofpacts, 64);
+    switch (c->role) {
+    case NP_ROLE_CLAUSE: {
+        struct conj_ref *refs = np_xmemdup(c->conjs,
+                                           c->n_conjs * sizeof *refs);
+        put_conjunctions(refs, c->n_conjs, &ofpacts);
+        free(refs);
+        cookie = np_cookie(NP_ROLE_CLAUSE, 0);
+        break;
+    }
+    case NP_ROLE_RULE: {
+        uint32_t id = c->ids[0];
+        for (size_t i = 1; i < c->n_ids; i++) {
+            id = NP_MIN(id, c->ids[i]);
+        }
+        put_load_reg(c->table == np_table(&e->config, NP_TABLE_EGRESS)
+                     ? e->config.egress_reg : e->config.ingress_reg, id,
+                     &ofpacts);
+        put_goto(c->table + 1, &ofpacts);
+        cookie = np_cookie(NP_ROLE_RULE, id);
+        break;
+    }
+    case NP_ROLE_ISOLATION: {
+        /* Pods that share an address share the drop; name the lowest
+         * port, as compile_full() does. */
+        uint32_t ofport = c->ofports[0];
+        for (size_t i = 1; i < c->n_ofports; i++) {
+            ofport = NP_MIN(ofport, c->ofports[i]);
+        }
+        cookie = np_cookie(NP_ROLE_ISOLATION, ofport);
+        break;
+    }
+    case NP_ROLE_PIPELINE:
+    case NP_ROLE_PORT:
+        NP_NOT_REACHED();
+    }
+    clause_match_to_match(&c->match, &match);
+    struct np_flow *flow = build_flow(c->table, c->priority, &match, cookie,
+                                      &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+    return flow;
+}
+
+/* Turns every dirty contribution into its flow, or removes it. */
+static void
+flush_dirty(struct engine *e)
+{
+    struct contrib *c;
+    LIST_FOR_EACH_POP (c, dirty_node, &e->dirty) {
+        c->dirty = false;
+        if (contrib_is_empty(c)) {
+            struct match match;
+            clause_match_to_match(&c->match, &match);
+            struct ofpbuf none;
+            ofpbuf_init(&none, 0);
+            struct np_flow *skeleton = build_flow(c->table, c->priority,
+                                                  &match, 0, &none);
+            ofpbuf_uninit(&none);
+            output_remove(e, skeleton);
+            np_flow_destroy(skeleton);
+            hmap_remove(&e->contribs, &c->node);
+            contrib_destroy(c);
+        } else {
+            output_put(e, contrib_to_flow(e, c));
+        }
+    }
+}
+
+/* Replaces the flows of one port ('*old', owned by the port) with 'new'. */
+static void
+output_replace_set(struct engine *e, struct flow_set *old,
+                   struct flow_set *new)
+{
+    struct np_flow *flow;
+    HMAP_FOR_EACH (flow, node, &old->flows) {
+        if (!flow_set_find_flow(new, flow)) {
+            output_remove(e, flow);
+        }
+    }
+    HMAP_FOR_EACH (flow, node, &new->flows) {
+        output_put(e, np_flow_clone(flow));
+    }
+    flow_set_swap(old, new);
+    flow_set_clear(new);
+}
+
+/* Multisets of clause matches. */
+
+static void
+multiset_init(struct multiset *ms)
+{
+    hmap_init(&ms->entries);
+    ms->n_family[0] = ms->n_family[1] = ms->n_any_family = 0;
+}
+
+static void
+multiset_destroy(struct multiset *ms)
+{
+    struct counted_match *cm;
+    HMAP_FOR_EACH_POP (cm, node, &ms->entries) {
+        free(cm);
+    }
+    hmap_destroy(&ms->entries);
+}
+
+static struct counted_match *
+multiset_find(const struct multiset *ms, const struct clause_match *m)
+{
+    struct counted_match *cm;
+    HMAP_FOR_EACH_WITH_HASH (cm, node, clause_match_hash(m, 0),
+                             &ms->entries) {
+        if (!clause_match_compare(&cm->match, m)) {
+            return cm;
+        }
+    }
+    return NULL;
+}
+
+static bool
+multiset_contains(const struct multiset *ms, const struct clause_match *m)
+{
+    return multiset_find(ms, m) != NULL;
+}
+
+static size_t *
+family_counter(struct multiset *ms, const struct clause_match *m)
+{
+    unsigned int families = clause_match_families(m);
+    return (families == ALL_FAMILIES ? &ms->n_any_family
+            : &ms->n_family[families == FAMILY_BIT(AF_INET) ? 0 : 1]);
+}
+
+/* Adds one 'm'; returns its count after. */
+static size_t
+multiset_add(struct multiset *ms, const struct clause_match *m)
+{
+    struct counted_match *cm = multiset_find(ms, m);
+    if (!cm) {
+        cm = np_xzalloc(sizeof *cm);
+        cm->match = *m;
+        hmap_insert(&ms->entries, &cm->node, clause_match_hash(m, 0));
+        (*family_counter(ms, m))++;
+    }
+    return ++cm->count;
+}
+
+/* Removes one 'm', which must be there; returns its count after. */
+static size_t
+multiset_remove(struct multiset *ms, const struct clause_match *m)
+{
+    struct counted_match *cm = multiset_find(ms, m);
+    ovs_assert(cm);
+    size_t count = --cm->count;
+    if (!count) {
+        hmap_remove(&ms->entries, &cm->node);
+        (*family_counter(ms, m))--;
+        free(cm);
+    }
+    return count;
+}
+
+/* Bits 0 and 1: the families present; bit 2: entries without family. */
+static unsigned int
+multiset_presence(const struct multiset *ms)
+{
+    return ((ms->n_family[0] ? 1 : 0) | (ms->n_family[1] ? 2 : 0)
+            | (ms->n_any_family ? 4 : 0));
+}
+
+static unsigned int
+presence_to_families(unsigned int presence)
+{
+    return presence & 4 ? ALL_FAMILIES : presence & ALL_FAMILIES;
+}
+
+/* Whether adding 'm' (if 'add') or removing one 'm' would change which
+ * families 'ms' holds. */
+static bool
+multiset_presence_changes(struct multiset *ms, const struct clause_match *m,
+                          bool add)
+{
+    const struct counted_match *cm = multiset_find(ms, m);
+    size_t n = *family_counter(ms, m);
+    return add ? !cm && !n : cm && cm->count == 1 && n == 1;
+}
+
+/* Variants. */
+
+static uint8_t
+rule_table(const struct engine *e, const struct rule *r)
+{
+    return np_table(&e->config, r->dir == NP_INGRESS ? NP_TABLE_INGRESS
+                                                      : NP_TABLE_EGRESS);
+}
+
+/* Peer matches are stored as sources (CLAUSE_SRC); egress rules match
+ * them as destinations. */
+static struct clause_match
+peer_match(const struct rule *r, const struct clause_match *stored)
+{
+    struct clause_match m = *stored;
+    m.field = r->dir == NP_INGRESS ? CLAUSE_SRC : CLAUSE_DST;
+    return m;
+}
+
+static struct clause_match
+cidr_to_match(const struct cidr *cidr)
+{
+    struct clause_match m;
+    clause_match_init(&m, CLAUSE_SRC);
+    m.cidr = *cidr;
+    return m;
+}
+
+static int
+compare_cidrs(const void *a, const void *b)
+{
+    return cidr_compare(a, b);
+}
+
+static bool
+blocks_contain_exactly(const struct variant *v, const struct cidr *cidr)
+{
+    return v->n_blocks && bsearch(cidr, v->blocks, v->n_blocks,
+                                  sizeof *v->blocks, compare_cidrs);
+}
+
+/* Whether the peer dimension of 'v' has 'm' from a source other than
+ * 'except' (a peer set of 'v', or NULL). */
+static bool
+variant_has_peer(const struct variant *v, const struct clause_match *m,
+                 const struct peer_set *except)
+{
+    if (v->own) {
+        return multiset_contains(&v->own_peers, m);
+    }
+    for (size_t i = 0; i < v->n_uses; i++) {
+        if (v->uses[i].set != except
+            && multiset_contains(&v->uses[i].set->addrs, m)) {
+            return true;
+        }
+    }
+    return blocks_contain_exactly(v, &m->cidr);
+}
+
+static unsigned int
+variant_peer_families(const struct variant *v)
+{
+    if (v->any_peer) {
+        return ALL_FAMILIES;
+    }
+    if (v->own) {
+        return presence_to_families(multiset_presence(&v->own_peers));
+    }
+    unsigned int families = 0;
+    for (size_t i = 0; i < v->n_uses; i++) {
+        families |= presence_to_families(
+            multiset_presence(&v->uses[i].set->addrs));
+    }
+    for (size_t i = 0; i < v->n_blocks; i++) {
+        families |= FAMILY_BIT(v->blocks[i].family);
+    }
+    return families;
+}
+
+static int
+variant_n_dims(const struct variant *v)
+{
+    return 1 + !v->any_peer + !v->any_port;
+}
+
+/* The families 'v' can match: those of the node, its targets and its
+ * peers.  0 means it cannot match anything and is not installed. */
+static unsigned int
+variant_families(const struct engine *e, const struct variant *v)
+{
+    return (e->node_families
+            & presence_to_families(multiset_presence(&v->targets))
+            & variant_peer_families(v));
+}
+
+/* Appends the peer matches of 'v' in 'families', each once. */
+static void
+variant_collect_peers(const struct variant *v, unsigned int families,
+                      struct clause_array *out)
+{
+    const struct counted_match *cm;
+    if (v->own) {
+        HMAP_FOR_EACH (cm, node, &v->own_peers.entries) {
+            if (clause_match_families(&cm->match) & families) {
+                *clause_array_add(out, CLAUSE_SRC) = cm->match;
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < v->n_uses; i++) {
+        HMAP_FOR_EACH (cm, node, &v->uses[i].set->addrs.entries) {
+            if (clause_match_families(&cm->match) & families) {
+                *clause_array_add(out, CLAUSE_SRC) = cm->match;
+            }
+        }
+    }
+    for (size_t i = 0; i < v->n_blocks; i++) {
+        if (FAMILY_BIT(v->blocks[i].family) & families) {
+            clause_array_add(out, CLAUSE_SRC)->cidr = v->blocks[i];
+        }
+    }
+    clause_array_normalize(out);
+}
+
+/* The lowest band in which every match has room for one more conjunction
+ * (as compile_full() finds it), or -1. */
+static int
+find_band(const struct engine *e, uint8_t table,
+          const struct clause_array *dims, int n_dims)
+{
+    for (int band = 0; band < NP_MAX_BANDS; band++) {
+        bool fits = true;
+        for (int d = 0; d < n_dims && fits; d++) {
+            for (size_t i = 0; i < dims[d].n && fits; i++) {
+                const struct contrib *c = contrib_find(
+                    e, table, NP_PRIO_CLAUSE - band, &dims[d].matches[i]);
+                fits = !c || c->n_conjs < NP_MAX_CONJS_PER_FLOW;
+            }
+        }
+        if (fits) {
+            return band;
+        }
+    }
+    return -1;
+}
+
+static void
+variant_install(struct engine *e, struct variant *v)
+{
+    const struct rule *r = v->rule;
+    uint8_t table = rule_table(e, r);
+    int n_dims = variant_n_dims(v);
+
+    ovs_assert(!v->installed);
+    v->failed = false;
+    if (n_dims == 1) {
+        /* Only targets: allow directly, in every family. */
+        if (hmap_is_empty(&v->targets.entries)) {
+            return;
+        }
+        v->conj_id = conj_ids_alloc(e->ids, r->policy->copy->namespace,
+                                    r->policy->copy->name, r->dir, r->index,
+                                    v->key);
+        const struct counted_match *cm;
+        HMAP_FOR_EACH (cm, node, &v->targets.entries) {
+            contrib_add_rule(e, table, NP_PRIO_RULE_ALLOW, &cm->match,
+                             v->conj_id);
+        }
+        v->installed = true;
+        v->n_dims = 1;
+        e->n_variants++;
+        return;
+    }
+
+    unsigned int families = variant_families(e, v);
+    if (!families) {
+        return;                 /* A dimension matches nothing. */
+    }
+
+    /* The dimensions as compile_full() builds them: every target, the
+     * peers and ports of the families that can match. */
+    struct clause_array dims[3];
+    memset(dims, 0, sizeof dims);
+    const struct counted_match *cm;
+    HMAP_FOR_EACH (cm, node, &v->targets.entries) {
+        *clause_array_add(&dims[0], cm->match.field) = cm->match;
+    }
+    int k = 1;
+    if (!v->any_peer) {
+        variant_collect_peers(v, families, &dims[k]);
+        for (size_t i = 0; i < dims[k].n; i++) {
+            dims[k].matches[i] = peer_match(r, &dims[k].matches[i]);
+        }
+        k++;
+    }
+    if (!v->any_port) {
+        clause_array_add_ports(&dims[k], &v->ports, families);
+    }
+
+    int band = e->rebuilding ? find_band(e, table, dims, n_dims) : 0;
+    if (band < 0) {
+        v->failed = true;
+    } else {
+        v->conj_id = conj_ids_alloc(e->ids, r->policy->copy->namespace,
+                                    r->policy->copy->name, r->dir, r->index,
+                                    v->key);
+        for (int d = 0; d < n_dims; d++) {
+            for (size_t i = 0; i < dims[d].n; i++) {
+                contrib_add_conj(e, table, NP_PRIO_CLAUSE - band,
+                                 &dims[d].matches[i], v->conj_id, d, n_dims);
+            }
+        }
+        struct clause_match conj_match;
+        clause_match_init(&conj_match, CLAUSE_CONJ_ID);
+        conj_match.value = v->conj_id;
+        contrib_add_rule(e, table, NP_PRIO_RULE_MATCH, &conj_match,
+                         v->conj_id);
+        v->installed = true;
+        v->families = families;
+        v->band = band;
+        v->n_dims = n_dims;
+        e->max_band = NP_MAX(e->max_band, band);
+        e->n_variants++;
+    }
+    for (int d = 0; d < 3; d++) {
+        clause_array_destroy(&dims[d]);
+    }
+}
+
+static void
+variant_uninstall(struct engine *e, struct variant *v)
+{
+    const struct rule *r = v->rule;
+    uint8_t table = rule_table(e, r);
+    const struct counted_match *cm;
+
+    v->failed = false;
+    if (!v->installed) {
+        return;
+    }
+    if (v->n_dims == 1) {
+        HMAP_FOR_EACH (cm, node, &v->targets.entries) {
+            contrib_remove_rule(e, table, NP_PRIO_RULE_ALLOW, &cm->match,
+                                v->conj_id);
+        }
+    } else {
+        uint16_t prio = NP_PRIO_CLAUSE - v->band;
+        HMAP_FOR_EACH (cm, node, &v->targets.entries) {
+            contrib_remove_conj(e, table, prio, &cm->match, v->conj_id, 0);
+        }
+        int k = 1;
+        if (!v->any_peer) {
+            struct clause_array peers = { NULL, 0, 0 };
+            variant_collect_peers(v, v->families, &peers);
+            for (size_t i = 0; i < peers.n; i++) {
+                struct clause_match m = peer_match(r, &peers.matches[i]);
+                contrib_remove_conj(e, table, prio, &m, v->conj_id, k);
+            }
+            clause_array_destroy(&peers);
+            k++;
+        }
+        if (!v->any_port) {
+            struct clause_array ports = { NULL, 0, 0 };
+            clause_array_add_ports(&ports, &v->ports, v->families);
+            for (size_t i = 0; i < ports.n; i++) {
+                contrib_remove_conj(e, table, prio, &ports.matches[i],
+                                    v->conj_id, k);
+            }
+            clause_array_destroy(&ports);
+        }
+        struct clause_match conj_match;
+        clause_match_init(&conj_match, CLAUSE_CONJ_ID);
+        conj_match.value = v->conj_id;
+        contrib_remove_rule(e, table, NP_PRIO_RULE_MATCH, &conj_match,
+                            v->conj_id);
+    }
+    if (!e->rebuilding) {
+        conj_ids_release(e->ids, v->conj_id);
+    }
+    v->installed = false;
+    e->n_variants--;
+}
+
+static void
+variant_reinstall(struct engine *e, struct variant *v)
+{
+    variant_uninstall(e, v);
+    variant_install(e, v);
+}
+
+/* Adds or removes the contribution of one target match of an installed
+ * variant. */
+static void
+variant_emit_target(struct engine *e, struct variant *v,
+                    const struct clause_match *m, bool add)
+{
+    uint8_t table = rule_table(e, v->rule);
+    if (v->n_dims == 1) {
+        if (add) {
+            contrib_add_rule(e, table, NP_PRIO_RULE_ALLOW, m, v->conj_id);
+        } else {
+            contrib_remove_rule(e, table, NP_PRIO_RULE_ALLOW, m,
+                                v->conj_id);
+        }
+    } else if (add) {
+        contrib_add_conj(e, table, NP_PRIO_CLAUSE - v->band, m, v->conj_id,
+                         0, v->n_dims);
+    } else {
+        contrib_remove_conj(e, table, NP_PRIO_CLAUSE - v->band, m,
+                            v->conj_id, 0);
+    }
+}
+
+/* Adds or removes the contribution of one peer match (stored form). */
+static void
+variant_emit_peer(struct engine *e, struct variant *v,
+                  const struct clause_match *stored, bool add)
+{
+    if (!v->installed || !(clause_match_families(stored) & v->families)) {
+        return;
+    }
+    uint8_t table = rule_table(e, v->rule);
+    struct clause_match m = peer_match(v->rule, stored);
+    if (add) {
+        contrib_add_conj(e, table, NP_PRIO_CLAUSE - v->band, &m, v->conj_id,
+                         1, v->n_dims);
+    } else {
+        contrib_remove_conj(e, table, NP_PRIO_CLAUSE - v->band, &m,
+                            v->conj_id, 1);
+    }
+}
+
+/* Changes one of the variant's own multisets ('targets' or 'own_peers')
+ * by one 'm': a change of the families it holds reinstalls the variant,
+ * any other change is one contribution. */
+static void
+variant_change(struct engine *e, struct variant *v, struct multiset *ms,
+               const struct clause_match *m, bool add)
+{
+    bool is_target = ms == &v->targets;
+
+    if (v->failed || multiset_presence_changes(ms, m, add)) {
+        variant_uninstall(e, v);
+        if (add) {
+            multiset_add(ms, m);
+        } else {
+            multiset_remove(ms, m);
+        }
+        variant_install(e, v);
+        return;
+    }
+
+    size_t count = add ? multiset_add(ms, m) : multiset_remove(ms, m);
+    if ((add && count == 1) || (!add && !count)) {
+        if (!v->installed) {
+            return;
+        }
+        if (is_target) {
+            variant_emit_target(e, v, m, add);
+        } else {
+            variant_emit_peer(e, v, m, add);
+        }
+    }
+}
+
+static struct variant *
+variant_create(struct rule *r, const char *key)
+{
+    struct variant *v = np_xzalloc(sizeof *v);
+    v->rule = r;
+    v->key = np_xstrdup(key);
+    multiset_init(&v->targets);
+    multiset_init(&v->own_peers);
+    v->any_peer = r->any_peer;
+    v->blocks = r->blocks;
+    v->n_blocks = r->n_blocks;
+    return v;
+}
+
+/* Makes 'v' use the peer sets of its rule. */
+static void
+variant_use_sets(struct variant *v)
+{
+    const struct rule *r = v->rule;
+    v->n_uses = r->n_sets;
+    v->uses = np_xcalloc(r->n_sets + 1, sizeof *v->uses);
+    for (size_t i = 0; i < r->n_sets; i++) {
+        v->uses[i].variant = v;
+        v->uses[i].set = r->sets[i];
+        ovs_list_push_back(&r->sets[i]->users, &v->uses[i].node);
+    }
+}
+
+static void
+variant_destroy(struct engine *e, struct variant *v)
+{
+    if (v) {
+        variant_uninstall(e, v);
+        for (size_t i = 0; i < v->n_uses; i++) {
+            ovs_list_remove(&v->uses[i].node);
+        }
+        free(v->uses);
+        multiset_destroy(&v->targets);
+        multiset_destroy(&v->own_peers);
+        port_list_destroy(&v->ports);
+        free(v->key);
+        free(v);
+    }
+}
+
+/* Namespaces index. */
+
+static struct ns_index *
+ns_find(const struct engine *e, const char *name)
+{
+    struct ns_index *ns;
+    HMAP_FOR_EACH_WITH_HASH (ns, node, np_hash_string(name, 0),
+                             &e->namespaces) {
+        if (!strcmp(ns->name, name)) {
+            return ns;
+        }
+    }
+    return NULL;
+}
+
+static struct ns_index *
+ns_get(struct engine *e, const char *name)
+{
+    struct ns_index *ns = ns_find(e, name);
+    if (!ns) {
+        ns = np_xzalloc(sizeof *ns);
+        ns->name = np_xstrdup(name);
+        hmap_init(&ns->pods);
+        ovs_list_init(&ns->policies);
+        hmap_insert(&e->namespaces, &ns->node, np_hash_string(name, 0));
+    }
+    return ns;
+}
+
+static struct ns_pod *
+ns_find_pod(const struct ns_index *ns, const char *name)
+{
+    struct ns_pod *p;
+    HMAP_FOR_EACH_WITH_HASH (p, node, np_hash_string(name, 0), &ns->pods) {
+        if (!strcmp(p->name, name)) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Keeps the index of pod names in step with the cluster. */
+static void
+ns_update_pod(struct engine *e, const char *ns_name, const char *name)
+{
+    bool exists = cluster_find_pod(e->cluster, ns_name, name) != NULL;
+    struct ns_index *ns = exists ? ns_get(e, ns_name) : ns_find(e, ns_name);
+    struct ns_pod *p = ns ? ns_find_pod(ns, name) : NULL;
+
+    if (exists && !p) {
+        p = np_xzalloc(sizeof *p);
+        p->name = np_xstrdup(name);
+        hmap_insert(&ns->pods, &p->node, np_hash_string(name, 0));
+    } else if (!exists && p) {
+        hmap_remove(&ns->pods, &p->node);
+        free(p->name);
+        free(p);
+    }
+}
+
+static void
+ns_index_destroy(struct ns_index *ns)
+{
+    struct ns_pod *p;
+    HMAP_FOR_EACH_POP (p, node, &ns->pods) {
+        free(p->name);
+        free(p);
+    }
+    hmap_destroy(&ns->pods);
+    free(ns->name);
+    free(ns);
+}
+
+/* Members: pods and the addresses they contribute. */
+
+static struct member *
+member_find(const struct hmap *members, const char *ns, const char *name)
+{
+    struct member *m;
+    HMAP_FOR_EACH_WITH_HASH (m, node, pod_key_hash(ns, name), members) {
+        if (!strcmp(m->name, name) && !strcmp(m->ns, ns)) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static void
+member_destroy(struct member *m)
+{
+    free(m->ns);
+    free(m->name);
+    free(m->addrs);
+    free(m->group);
+    free(m);
+}
+
+static bool
+same_addrs(const struct cidr *a, size_t n_a, const struct cidr *b,
+           size_t n_b)
+{
+    return n_a == n_b && (!n_a || !memcmp(a, b, n_a * sizeof *a));
+}
+
+/* Peer sets. */
+
+static bool
+optional_selector_equal(const struct selector *a, const struct selector *b)
+{
+    return (!a || !b) ? a == b : selector_equal(a, b);
+}
+
+static uint32_t
+peer_set_hash(const char *policy_ns, const struct np_peer *peer)
+{
+    uint32_t hash = peer->ns_selector ? selector_hash(peer->ns_selector, 1)
+                                      : np_hash_string(policy_ns, 2);
+    return peer->pod_selector ? selector_hash(peer->pod_selector, hash)
+                              : np_hash_add(hash, 3);
+}
+
+static struct selector *
+selector_clone_ptr(const struct selector *src)
+{
+    if (!src) {
+        return NULL;
+    }
+    struct selector *dst = np_xmalloc(sizeof *dst);
+    selector_clone(dst, src);
+    return dst;
+}
+
+/* Whether 'set' selects namespace 'ns' (cached). */
+static bool
+peer_set_selects_ns(const struct engine *e, struct peer_set *set,
+                    const char *ns)
+{
+    if (!set->ns_sel) {
+        return !strcmp(ns, set->policy_ns);
+    }
+    struct ns_cache_entry *nc;
+    HMAP_FOR_EACH_WITH_HASH (nc, node, np_hash_string(ns, 0),
+                             &set->ns_cache) {
+        if (!strcmp(nc->name, ns)) {
+            return nc->matched;
+        }
+    }
+    struct labels scratch;
+    labels_init(&scratch);
+    nc = np_xzalloc(sizeof *nc);
+    nc->name = np_xstrdup(ns);
+    nc->matched = selector_matches(set->ns_sel,
+                                   namespace_labels(e->cluster, ns,
+                                                    &scratch));
+    labels_destroy(&scratch);
+    hmap_insert(&set->ns_cache, &nc->node, np_hash_string(ns, 0));
+    return nc->matched;
+}
+
+/* Adds one address to 'set', updating every variant that uses it. */
+static void
+peer_set_addr_change(struct engine *e, struct peer_set *set,
+                     const struct cidr *cidr, bool add)
+{
+    struct clause_match m = cidr_to_match(cidr);
+    struct peer_set_use *use;
+
+    if (multiset_presence_changes(&set->addrs, &m, add)) {
+        /* The set gains or loses a family: its users may match other
+         * families now, or start or stop matching anything. */
+        LIST_FOR_EACH (use, node, &set->users) {
+            variant_uninstall(e, use->variant);
+        }
+        if (add) {
+            multiset_add(&set->addrs, &m);
+        } else {
+            multiset_remove(&set->addrs, &m);
+        }
+        LIST_FOR_EACH (use, node, &set->users) {
+            variant_install(e, use->variant);
+        }
+        return;
+    }
+
+    size_t count = add ? multiset_add(&set->addrs, &m)
+                       : multiset_remove(&set->addrs, &m);
+    if ((add && count == 1) || (!add && !count)) {
+        LIST_FOR_EACH (use, node, &set->users) {
+            struct variant *v = use->variant;
+            if (v->failed) {
+                variant_reinstall(e, v);
+            } else if (!variant_has_peer(v, &m, set)) {
+                variant_emit_peer(e, v, &m, add);
+            }
+        }
+    }
+}
+
+/* Brings the membership of pod 'ns'/'name' in 'set' up to date. */
+static void
+peer_set_refresh_pod(struct engine *e, struct peer_set *set, const char *ns,
+                     const char *name)
+{
+    const struct np_pod *pod = cluster_find_pod(e->cluster, ns, name);
+    size_t n_new = 0;
+    const struct cidr *new_addrs = (pod ? pod_peer_addresses(e->cluster, pod,
+                                                             &n_new)
+                                        : NULL);
+    bool selected = (n_new && peer_set_selects_ns(e, set, ns)
+                     && (!set->pod_sel
+                         || selector_matches(set->pod_sel, &pod->labels)));
+    if (!selected) {
+        new_addrs = NULL;
+        n_new = 0;
+    }
+    struct member *m = member_find(&set->members, ns, name);
+
+    if (m ? same_addrs(m->addrs, m->n_addrs, new_addrs, n_new) : !n_new) {
+        return;
+    }
+    if (m) {
+        hmap_remove(&set->members, &m->node);
+        for (size_t i = 0; i < m->n_addrs; i++) {
+            peer_set_addr_change(e, set, &m->addrs[i], false);
+        }
+        member_destroy(m);
+    }
+    if (n_new) {
+        m = np_xzalloc(sizeof *m);
+        m->ns = np_xstrdup(ns);
+        m->name = np_xstrdup(name);
+        m->addrs = np_xmemdup(new_addrs, n_new * sizeof *new_addrs);
+        m->n_addrs = n_new;
+        hmap_insert(&set->members, &m->node, pod_key_hash(ns, name));
+        for (size_t i = 0; i < n_new; i++) {
+            peer_set_addr_change(e, set, &new_addrs[i], true);
+        }
+    }
+}
+
+static void
+peer_set_refresh_namespace(struct engine *e, struct peer_set *set,
+                           const struct ns_index *ns)
+{
+    const struct ns_pod *p;
+    HMAP_FOR_EACH (p, node, &ns->pods) {
+        peer_set_refresh_pod(e, set, ns->name, p->name);
+    }
+}
+
+/* Returns the peer set of 'peer' of a policy in 'policy_ns', creating and
+ * filling it if needed, with one more reference. */
+static struct peer_set *
+peer_set_ref(struct engine *e, const char *policy_ns,
+             const struct np_peer *peer)
+{
+    uint32_t hash = peer_set_hash(policy_ns, peer);
+    struct peer_set *set;
+    HMAP_FOR_EACH_WITH_HASH (set, node, hash, &e->peer_sets) {
+        if (optional_selector_equal(set->ns_sel, peer->ns_selector)
+            && optional_selector_equal(set->pod_sel, peer->pod_selector)
+            && (set->ns_sel || !strcmp(set->policy_ns, policy_ns))) {
+            set->n_refs++;
+            return set;
+        }
+    }
+
+    set = np_xzalloc(sizeof *set);
+    set->policy_ns = np_xstrdup(policy_ns);
+    set->ns_sel = selector_clone_ptr(peer->ns_selector);
+    set->pod_sel = selector_clone_ptr(peer->pod_selector);
+    set->n_refs = 1;
+    hmap_init(&set->members);
+    multiset_init(&set->addrs);
+    hmap_init(&set->ns_cache);
+    ovs_list_init(&set->users);
+    hmap_insert(&e->peer_sets, &set->node, hash);
+
+    const struct ns_index *ns;
+    if (set->ns_sel) {
+        HMAP_FOR_EACH (ns, node, &e->namespaces) {
+            if (peer_set_selects_ns(e, set, ns->name)) {
+                peer_set_refresh_namespace(e, set, ns);
+            }
+        }
+    } else if ((ns = ns_find(e, policy_ns)) != NULL) {
+        peer_set_refresh_namespace(e, set, ns);
+    }
+    return set;
+}
+
+static void
+peer_set_unref(struct engine *e, struct peer_set *set)
+{
+    if (--set->n_refs) {
+        return;
+    }
+    ovs_assert(ovs_list_is_empty(&set->users));
+    hmap_remove(&e->peer_sets, &set->node);
+    struct member *m;
+    HMAP_FOR_EACH_POP (m, node, &set->members) {
+        member_destroy(m);
+    }
+    hmap_destroy(&set->members);
+    multiset_destroy(&set->addrs);
+    struct ns_cache_entry *nc;
+    HMAP_FOR_EACH_POP (nc, node, &set->ns_cache) {
+        free(nc->name);
+        free(nc);
+    }
+    hmap_destroy(&set->ns_cache);
+    free(set->policy_ns);
+    if (set->ns_sel) {
+        selector_destroy(set->ns_sel);
+        free(set->ns_sel);
+    }
+    if (set->pod_sel) {
+        selector_destroy(set->pod_sel);
+        free(set->pod_sel);
+    }
+    free(set);
+}
+
+/* Rules. */
+
+/* The target matches of local pod 'lp' in a rule of direction 'dir'. */
+static void
+target_matches(const struct local_pod_state *lp, enum np_direction dir,
+               struct clause_array *out)
+{
+    if (dir == NP_EGRESS) {
+        clause_array_add(out, CLAUSE_IN_PORT)->value = lp->ofport;
+    } else {
+        for (size_t i = 0; i < lp->n_ips; i++) {
+            clause_array_add(out, CLAUSE_DST)->cidr = lp->ips[i];
+        }
+    }
+}
+
+static void
+variant_change_targets(struct engine *e, struct variant *v,
+                       const struct local_pod_state *lp, bool add)
+{
+    struct clause_array matches = { NULL, 0, 0 };
+    target_matches(lp, v->rule->dir, &matches);
+    for (size_t i = 0; i < matches.n; i++) {
+        variant_change(e, v, &v->targets, &matches.matches[i], add);
+    }
+    clause_array_destroy(&matches);
+}
+
+static int
+compare_variants_by_key(const void *a_, const void *b_)
+{
+    const struct variant *const *a = a_, *const *b = b_;
+    return port_list_compare(&(*a)->ports, &(*b)->ports);
+}
+
+/* Installs the named variants of 'r', in key order as compile_full()
+ * does. */
+static void
+rule_install_named(struct engine *e, struct rule *r)
+{
+    size_t n = hmap_count(&r->named), i = 0;
+    struct variant **variants = np_xmalloc((n + 1) * sizeof *variants);
+    struct variant *v;
+    HMAP_FOR_EACH (v, node, &r->named) {
+        variants[i++] = v;
+    }
+    np_qsort(variants, n, sizeof *variants, compare_variants_by_key);
+    for (i = 0; i < n; i++) {
+        variant_install(e, variants[i]);
+    }
+    free(variants);
+}
+
+static void
+rule_destroy_named(struct engine *e, struct rule *r)
+{
+    struct variant *v;
+    HMAP_FOR_EACH_POP (v, node, &r->named) {
+        variant_destroy(e, v);
+    }
+}
+
+static struct variant *
+rule_find_named(const struct rule *r, const char *key)
+{
+    struct variant *v;
+    HMAP_FOR_EACH_WITH_HASH (v, node, np_hash_string(key, 0), &r->named) {
+        if (!strcmp(v->key, key)) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* Ingress named ports resolve on the targets: one variant per resolution,
+ * each holding the targets that resolve that way.  Rebuilt whenever the
+ * targets change (they are local pods: few). */
+static void
+rule_regroup_ingress_named(struct engine *e, struct rule *r, bool install)
+{
+    rule_destroy_named(e, r);
+
+    struct target *t;
+    HMAP_FOR_EACH (t, node, &r->policy->targets) {
+        const struct local_pod_state *lp = t->lp;
+        const struct np_pod *pod = cluster_find_pod(
+            e->cluster, lp->port->pod_namespace, lp->port->pod_name);
+        struct port_list resolved = { NULL, 0, 0 };
+        if (pod) {
+            resolve_named_ports(r->rule, pod, &resolved);
+        }
+        if (!resolved.n) {
+            port_list_destroy(&resolved);
+            continue;
+        }
+        struct ds key = DS_EMPTY_INITIALIZER;
+        port_list_format(&resolved, &key);
+        struct variant *v = rule_find_named(r, ds_cstr(&key));
+        if (!v) {
+            v = variant_create(r, ds_cstr(&key));
+            v->ports = resolved;
+            variant_use_sets(v);
+            hmap_insert(&r->named, &v->node, np_hash_string(v->key, 0));
+        } else {
+            port_list_destroy(&resolved);
+        }
+        ds_destroy(&key);
+
+        struct clause_array matches = { NULL, 0, 0 };
+        target_matches(lp, r->dir, &matches);
+        for (size_t i = 0; i < matches.n; i++) {
+            multiset_add(&v->targets, &matches.matches[i]);
+        }
+        clause_array_destroy(&matches);
+    }
+    if (install) {
+        rule_install_named(e, r);
+    }
+}
+
+static bool
+addr_in_blocks(const struct rule *r, const struct cidr *addr)
+{
+    for (size_t i = 0; i < r->n_blocks; i++) {
+        if (cidr_contains(&r->blocks[i], addr)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+pod_in_rule_sets(const struct rule *r, const char *ns, const char *name)
+{
+    for (size_t i = 0; i < r->n_sets; i++) {
+        if (member_find(&r->sets[i]->members, ns, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Egress named ports resolve on the destination: brings pod 'ns'/'name'
+ * up to date in the named variants of 'r' (see compiler.c). */
+static void
+rule_refresh_named_pod(struct engine *e, struct rule *r, const char *ns,
+                       const char *name, bool install)
+{
+    const struct np_pod *pod = cluster_find_pod(e->cluster, ns, name);
+    size_t n_pod_addrs = 0;
+    const struct cidr *pod_addrs = (pod ? pod_peer_addresses(e->cluster, pod,
+                                                             &n_pod_addrs)
+                                        : NULL);
+    struct cidr *addrs = NULL;
+    size_t n_addrs = 0;
+    struct port_list resolved = { NULL, 0, 0 };
+
+    if (n_pod_addrs) {
+        resolve_named_ports(r->rule, pod, &resolved);
+    }
+    if (resolved.n) {
+        bool whole = r->any_peer || pod_in_rule_sets(r, ns, name);
+        addrs = np_xcalloc(n_pod_addrs + 1, sizeof *addrs);
+        for (size_t i = 0; i < n_pod_addrs; i++) {
+            if (whole || addr_in_blocks(r, &pod_addrs[i])) {
+                addrs[n_addrs++] = pod_addrs[i];
+            }
+        }
+    }
+    struct ds key = DS_EMPTY_INITIALIZER;
+    if (n_addrs) {
+        port_list_format(&resolved, &key);
+    }
+
+    struct member *m = member_find(&r->named_members, ns, name);
+    if (m ? (n_addrs && !strcmp(m->group, ds_cstr(&key))
+             && same_addrs(m->addrs, m->n_addrs, addrs, n_addrs))
+          : !n_addrs) {
+        goto out;
+    }
+    if (m) {
+        struct variant *old = rule_find_named(r, m->group);
+        for (size_t i = 0; i < m->n_addrs; i++) {
+            struct clause_match cm = cidr_to_match(&m->addrs[i]);
+            variant_change(e, old, &old->own_peers, &cm, false);
+        }
+        if (hmap_is_empty(&old->own_peers.entries)) {
+            hmap_remove(&r->named, &old->node);
+            variant_destroy(e, old);
+        }
+        hmap_remove(&r->named_members, &m->node);
+        member_destroy(m);
+    }
+    if (n_addrs) {
+        struct variant *v = rule_find_named(r, ds_cstr(&key));
+        bool created = !v;
+        if (!v) {
+            v = variant_create(r, ds_cstr(&key));
+            v->own = true;
+            v->any_peer = false;
+            v->ports = resolved;
+            memset(&resolved, 0, sizeof resolved);
+            struct target *t;
+            HMAP_FOR_EACH (t, node, &r->policy->targets) {
+                struct clause_array matches = { NULL, 0, 0 };
+                target_matches(t->lp, r->dir, &matches);
+                for (size_t i = 0; i < matches.n; i++) {
+                    multiset_add(&v->targets, &matches.matches[i]);
+                }
+                clause_array_destroy(&matches);
+            }
+            hmap_insert(&r->named, &v->node, np_hash_string(v->key, 0));
+        }
+        for (size_t i = 0; i < n_addrs; i++) {
+            /* While the rule is being built ('!install'), its variants are
+             * installed afterwards, all at once. */
+            struct clause_match cm = cidr_to_match(&addrs[i]);
+            if (created || !install) {
+                multiset_add(&v->own_peers, &cm);
+            } else {
+                variant_change(e, v, &v->own_peers, &cm, true);
+            }
+        }
+        if (created && install) {
+            variant_install(e, v);
+        }
+        m = np_xzalloc(sizeof *m);
+        m->ns = np_xstrdup(ns);
+        m->name = np_xstrdup(name);
+        m->addrs = addrs;
+        m->n_addrs = n_addrs;
+        m->group = ds_steal_cstr(&key);
+        hmap_insert(&r->named_members, &m->node, pod_key_hash(ns, name));
+        addrs = NULL;
+    }
+out:
+    free(addrs);
+    port_list_destroy(&resolved);
+    ds_destroy(&key);
+}
+
+static void
+rule_collect_blocks(struct rule *r)
+{
+    size_t allocated = 0;
+    for (size_t i = 0; i < r->rule->n_peers; i++) {
+        const struct np_peer *peer = &r->rule->peers[i];
+        if (!peer->is_ip_block) {
+            continue;
+        }
+        struct cidr *prefixes;
+        size_t n;
+        cidr_difference(&peer->cidr, peer->except, peer->n_except,
+                        &prefixes, &n);
+        r->blocks = np_x2nrealloc(r->blocks, &allocated, r->n_blocks + n,
+                                  sizeof *r->blocks);
+        if (n) {
+            memcpy(&r->blocks[r->n_blocks], prefixes, n * sizeof *prefixes);
+            r->n_blocks += n;
+        }
+        free(prefixes);
+    }
+    np_qsort(r->blocks, r->n_blocks, sizeof *r->blocks, compare_cidrs);
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_blocks; i++) {
+        if (!n || cidr_compare(&r->blocks[i], &r->blocks[n - 1])) {
+            r->blocks[n++] = r->blocks[i];
+        }
+    }
+    r->n_blocks = n;
+}
+
+/* Egress named ports: every pod that may resolve them gets its record. */
+static void
+rule_collect_named_pods(struct engine *e, struct rule *r)
+{
+    if (r->any_peer || r->n_blocks) {
+        const struct np_pod *pod;
+        HMAP_FOR_EACH (pod, node, &e->cluster->pods) {
+            rule_refresh_named_pod(e, r, pod->namespace, pod->name, false);
+        }
+        return;
+    }
+    for (size_t i = 0; i < r->n_sets; i++) {
+        const struct member *m;
+        HMAP_FOR_EACH (m, node, &r->sets[i]->members) {
+            if (!member_find(&r->named_members, m->ns, m->name)) {
+                rule_refresh_named_pod(e, r, m->ns, m->name, false);
+            }
+        }
+    }
+}
+
+static void
+rule_init(struct engine *e, struct rule *r, struct policy *p,
+          enum np_direction dir, size_t index)
+{
+    memset(r, 0, sizeof *r);
+    r->policy = p;
+    r->dir = dir;
+    r->index = index;
+    r->rule = &p->copy->rules[dir][index];
+    r->any_peer = !r->rule->n_peers;
+    r->has_named = rule_has_named_ports(r->rule);
+    hmap_init(&r->named);
+    hmap_init(&r->named_members);
+    ovs_list_init(&r->egress_named_node);
+
+    r->sets = np_xcalloc(r->rule->n_peers + 1, sizeof *r->sets);
+    for (size_t i = 0; i < r->rule->n_peers; i++) {
+        const struct np_peer *peer = &r->rule->peers[i];
+        if (peer->is_ip_block) {
+            continue;
+        }
+        struct peer_set *set = peer_set_ref(e, p->copy->namespace, peer);
+        bool dup = false;
+        for (size_t j = 0; j < r->n_sets; j++) {
+            dup |= r->sets[j] == set;
+        }
+        if (dup) {
+            peer_set_unref(e, set);
+        } else {
+            r->sets[r->n_sets++] = set;
+        }
+    }
+    rule_collect_blocks(r);
+
+    struct port_list numeric = { NULL, 0, 0 };
+    rule_numeric_ports(r->rule, &numeric);
+    if (!r->rule->n_ports || numeric.n) {
+        r->main = variant_create(r, "");
+        r->main->ports = numeric;
+        r->main->any_port = !r->rule->n_ports;
+        variant_use_sets(r->main);
+        struct target *t;
+        HMAP_FOR_EACH (t, node, &p->targets) {
+            struct clause_array matches = { NULL, 0, 0 };
+            target_matches(t->lp, dir, &matches);
+            for (size_t i = 0; i < matches.n; i++) {
+                multiset_add(&r->main->targets, &matches.matches[i]);
+            }
+            clause_array_destroy(&matches);
+        }
+    } else {
+        port_list_destroy(&numeric);
+    }
+
+    if (r->has_named && dir == NP_INGRESS) {
+        rule_regroup_ingress_named(e, r, false);
+    } else if (r->has_named) {
+        rule_collect_named_pods(e, r);
+        ovs_list_push_back(&e->egress_named, &r->egress_named_node);
+    }
+
+    if (r->main) {
+        variant_install(e, r->main);
+    }
+    rule_install_named(e, r);
+}
+
+static void
+rule_destroy(struct engine *e, struct rule *r)
+{
+    variant_destroy(e, r->main);
+    rule_destroy_named(e, r);
+    hmap_destroy(&r->named);
+    struct member *m;
+    HMAP_FOR_EACH_POP (m, node, &r->named_members) {
+        member_destroy(m);
+    }
+    hmap_destroy(&r->named_members);
+    if (!ovs_list_is_empty(&r->egress_named_node)) {
+        ovs_list_remove(&r->egress_named_node);
+    }
+    for (size_t i = 0; i < r->n_sets; i++) {
+        peer_set_unref(e, r->sets[i]);
+    }
+    free(r->sets);
+    free(r->blocks);
+}
+
+static void
+rule_change_target(struct engine *e, struct rule *r,
+                   const struct local_pod_state *lp, bool add)
+{
+    if (r->main) {
+        variant_change_targets(e, r->main, lp, add);
+    }
+    if (r->has_named && r->dir == NP_INGRESS) {
+        rule_regroup_ingress_named(e, r, true);
+    } else if (r->has_named) {
+        struct variant *v;
+        HMAP_FOR_EACH (v, node, &r->named) {
+            variant_change_targets(e, v, lp, add);
+        }
+    }
+}
+
+/* Policies. */
+
+static struct policy *
+policy_find(const struct engine *e, const char *ns, const char *name)
+{
+    struct policy *p;
+    HMAP_FOR_EACH_WITH_HASH (p, node, cluster_hash_name(ns, name),
+                             &e->policies) {
+        if (!strcmp(p->copy->name, name)
+            && !strcmp(p->copy->namespace, ns)) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void lp_update_drops(struct engine *, struct local_pod_state *,
+                            bool add);
+
+static void
+policy_activate(struct engine *e, struct policy *p)
+{
+    p->active = true;
+    for (int dir = 0; dir < NP_N_DIRECTIONS; dir++) {
+        if (!p->copy->isolates[dir]) {
+            continue;
+        }
+        p->n_rules[dir] = p->copy->n_rules[dir];
+        p->rules[dir] = np_xcalloc(p->n_rules[dir] + 1,
+                                   sizeof *p->rules[dir]);
+        for (size_t i = 0; i < p->n_rules[dir]; i++) {
+            rule_init(e, &p->rules[dir][i], p, dir, i);
+        }
+    }
+}
+
+static void
+policy_deactivate(struct engine *e, struct policy *p)
+{
+    for (int dir = 0; dir < NP_N_DIRECTIONS; dir++) {
+        for (size_t i = 0; i < p->n_rules[dir]; i++) {
+            rule_destroy(e, &p->rules[dir][i]);
+        }
+        free(p->rules[dir]);
+        p->rules[dir] = NULL;
+        p->n_rules[dir] = 0;
+    }
+    p->active = false;
+}
+
+static struct policy_ref *
+lp_find_policy(const struct local_pod_state *lp, const struct policy *p)
+{
+    struct policy_ref *ref;
+    HMAP_FOR_EACH_WITH_HASH (ref, node, np_hash_bytes(&p, sizeof p, 0),
+                             &lp->policies) {
+        if (ref->policy == p) {
+            return ref;
+        }
+    }
+    return NULL;
+}
+
+/* Makes 'lp' a target of 'p' (or no longer, with !add). */
+static void
+policy_change_target(struct engine *e, struct policy *p,
+                     struct local_pod_state *lp, bool add)
+{
+    lp_update_drops(e, lp, false);
+    if (add) {
+        struct target *t = np_xzalloc(sizeof *t);
+        t->lp = lp;
+        hmap_insert(&p->targets, &t->node, np_hash_add(0, lp->ofport));
+        struct policy_ref *ref = np_xzalloc(sizeof *ref);
+        ref->policy = p;
+        hmap_insert(&lp->policies, &ref->node,
+                    np_hash_bytes(&p, sizeof p, 0));
+    } else {
+        struct target *t;
+        HMAP_FOR_EACH_WITH_HASH (t, node, np_hash_add(0, lp->ofport),
+                                 &p->targets) {
+            if (t->lp == lp) {
+                hmap_remove(&p->targets, &t->node);
+                free(t);
+                break;
+            }
+        }
+        struct policy_ref *ref = lp_find_policy(lp, p);
+        hmap_remove(&lp->policies, &ref->node);
+        free(ref);
+    }
+    for (int dir = 0; dir < NP_N_DIRECTIONS; dir++) {
+        if (p->copy->isolates[dir]) {
+            lp->n_isolating[dir] += add ? 1 : -1;
+        }
+    }
+
+    if (add && !p->active) {
+        policy_activate(e, p);
+    } else if (!add && hmap_is_empty(&p->targets)) {
+        policy_deactivate(e, p);
+    } else {
+        for (int dir = 0; dir < NP_N_DIRECTIONS; dir++) {
+            for (size_t i = 0; i < p->n_rules[dir]; i++) {
+                rule_change_target(e, &p->rules[dir][i], lp, add);
+            }
+        }
+    }
+    lp_update_drops(e, lp, true);
+}
+
+static bool
+policy_selects_local(const struct engine *e, const struct policy *p,
+                     const struct local_pod_state *lp)
+{
+    if (!lp->is_pod || !lp->known
+        || strcmp(lp->port->pod_namespace, p->copy->namespace)) {
+        return false;
+    }
+    const struct np_pod *pod = cluster_find_pod(
+        e->cluster, lp->port->pod_namespace, lp->port->pod_name);
+    return pod && policy_selects_pod(p->copy, pod);
+}
+
+static int
+compare_lps(const void *a_, const void *b_)
+{
+    const struct local_pod_state *const *a = a_, *const *b = b_;
+    return (*a)->ofport < (*b)->ofport ? -1 : (*a)->ofport > (*b)->ofport;
+}
+
+static void
+policy_add(struct engine *e, const struct np_policy *src)
+{
+    struct policy *p = np_xzalloc(sizeof *p);
+    p->copy = np_policy_clone(src);
+    hmap_init(&p->targets);
+    hmap_insert(&e->policies, &p->node,
+                cluster_hash_name(src->namespace, src->name));
+    ovs_list_push_back(&ns_get(e, src->namespace)->policies, &p->ns_node);
+
+    /* Targets first (in port order, as compile_full()), then the rules. */
+    size_t n = hmap_count(&e->ports), n_targets = 0;
+    struct local_pod_state **lps = np_xmalloc((n + 1) * sizeof *lps);
+    struct local_pod_state *lp;
+    HMAP_FOR_EACH (lp, node, &e->ports) {
+        if (policy_selects_local(e, p, lp)) {
+            lps[n_targets++] = lp;
+        }
+    }
+    np_qsort(lps, n_targets, sizeof *lps, compare_lps);
+    for (size_t i = 0; i < n_targets; i++) {
+        lp_update_drops(e, lps[i], false);
+        struct target *t = np_xzalloc(sizeof *t);
+        t->lp = lps[i];
+        hmap_insert(&p->targets, &t->node, np_hash_add(0, lps[i]->ofport));
+        struct policy_ref *ref = np_xzalloc(sizeof *ref);
+        ref->policy = p;
+        hmap_insert(&lps[i]->policies, &ref->node,
+                    np_hash_bytes(&p, sizeof p, 0));
+        for (int dir = 0; dir < NP_N_DIRECTIONS; dir++) {
+            lps[i]->n_isolating[dir] += p->copy->isolates[dir];
+        }
+        lp_update_drops(e, lps[i], true);
+    }
+    if (n_targets) {
+        policy_activate(e, p);
+    }
+    free(lps);
+}
+
+static void
+policy_remove(struct engine *e, struct policy *p)
+{
+    if (p->active) {
+        policy_deactivate(e, p);
+    }
+    struct target *t;
+    HMAP_FOR_EACH_POP (t, node, &p->targets) {
+        struct local_pod_state *lp = t->lp;
+        lp_update_drops(e, lp, false);
+        struct policy_ref *ref = lp_find_policy(lp, p);
+        hmap_remove(&lp->policies, &ref->node);
+        free(ref);
+        for (int dir = 0; dir < NP_N_DIRECTIONS; dir++) {
+            lp->n_isolating[dir] -= p->copy->isolates[dir];
+        }
+        lp_update_drops(e, lp, true);
+        free(t);
+    }
+    hmap_destroy(&p->targets);
+    hmap_remove(&e->policies, &p->node);
+    ovs_list_remove(&p->ns_node);
+    np_policy_destroy(p->copy);
+    free(p);
+}
+
+/* Local pods and other ports. */
+
+static bool
+lp_isolated(const struct local_pod_state *lp, enum np_direction dir)
+{
+    return lp->is_pod && (!lp->known || lp->n_isolating[dir]);
+}
+
+/* Adds (or removes) the isolation drops 'lp' needs in its current state.
+ * Called with !add before a change of that state, with add after. */
+static void
+lp_update_drops(struct engine *e, struct local_pod_state *lp, bool add)
+{
+    struct clause_match m;
+
+    if (lp_isolated(lp, NP_EGRESS)) {
+        clause_match_init(&m, CLAUSE_IN_PORT);
+        m.value = lp->ofport;
+        uint8_t table = np_table(&e->config, NP_TABLE_EGRESS);
+        if (add) {
+            contrib_add_drop(e, table, &m, lp->ofport);
+        } else {
+            contrib_remove_drop(e, table, &m, lp->ofport);
+        }
+    }
+    if (lp_isolated(lp, NP_INGRESS)) {
+        uint8_t table = np_table(&e->config, NP_TABLE_INGRESS);
+        struct clause_array matches = { NULL, 0, 0 };
+        for (size_t i = 0; i < lp->n_ips; i++) {
+            clause_array_add(&matches, CLAUSE_DST)->cidr = lp->ips[i];
+        }
+        if (!lp->n_ips && lp->port->has_mac) {
+            memcpy(clause_array_add(&matches, CLAUSE_DL_DST)->cidr.addr,
+                   lp->port->mac, 6);
+        }
+        for (size_t i = 0; i < matches.n; i++) {
+            if (add) {
+                contrib_add_drop(e, table, &matches.matches[i], lp->ofport);
+            } else {
+                contrib_remove_drop(e, table, &matches.matches[i],
+                                    lp->ofport);
+            }
+        }
+        clause_array_destroy(&matches);
+    }
+}
+
+static struct local_pod_state *
+lp_find(const struct engine *e, uint32_t ofport)
+{
+    struct local_pod_state *lp;
+    HMAP_FOR_EACH_WITH_HASH (lp, node, np_hash_add(0, ofport), &e->ports) {
+        if (lp->ofport == ofport) {
+            return lp;
+        }
+    }
+    return NULL;
+}
+
+static unsigned int
+compute_node_families(const struct engine *e)
+{
+    unsigned int families = 0;
+    const struct local_pod_state *lp;
+    HMAP_FOR_EACH (lp, node, &e->ports) {
+        for (size_t i = 0; i < lp->n_ips; i++) {
+            families |= FAMILY_BIT(lp->ips[i].family);
+        }
+    }
+    return families;
+}
+
+/* Computes the classify flows of 'lp' into a fresh set. */
+static void
+lp_classify_flows(const struct engine *e, const struct local_pod_state *lp,
+                  struct flow_set *flows)
+{
+    if (lp->is_pod) {
+        /* The classify flows need the port and its addresses only. */
+        struct local_pod lpod = {
+            .port = lp->port,
+            .ips = lp->ips,
+            .n_ips = lp->n_ips,
+        };
+        pipeline_add_pod_port_flows(&e->config, &lpod, flows);
+    } else {
+        pipeline_add_other_port_flows(&e->config, lp->port, flows);
+    }
+}
+
+/* Detaches a port from everything (targets, drops, flows) and forgets
+ * it. */
+static void
+lp_remove(struct engine *e, struct local_pod_state *lp)
+{
+    struct policy_ref *ref;
+    HMAP_FOR_EACH_SAFE (ref, node, &lp->policies) {
+        policy_change_target(e, ref->policy, lp, false);
+    }
+    lp_update_drops(e, lp, false);
+    struct flow_set empty;
+    flow_set_init(&empty);
+    output_replace_set(e, &lp->classify, &empty);
+    flow_set_destroy(&empty);
+    flow_set_destroy(&lp->classify);
+    hmap_destroy(&lp->policies);
+    hmap_remove(&e->ports, &lp->node);
+    local_port_destroy(lp->port);
+    free(lp->ips);
+    free(lp);
+}
+
+/* Adds port 'port' of the cluster: its flows, its drops, and, if it is a
+ * pod's, its policies ('with_policies' false while rebuilding, which adds
+ * policies after all ports). */
+static void
+lp_add(struct engine *e, const struct local_port *port, bool with_policies)
+{
+    struct local_pod_state *lp = np_xzalloc(sizeof *lp);
+    lp->ofport = port->ofport;
+    lp->port = local_port_clone(port);
+    lp->is_pod = local_port_is_pod(port);
+    hmap_init(&lp->policies);
+    flow_set_init(&lp->classify);
+    hmap_insert(&e->ports, &lp->node, np_hash_add(0, lp->ofport));
+
+    if (lp->is_pod) {
+        const struct np_pod *pod = cluster_find_pod(
+            e->cluster, port->pod_namespace, port->pod_name);
+        lp->known = pod != NULL;
+        const struct cidr *ips = port->n_ips || !pod ? port->ips : pod->ips;
+        lp->n_ips = port->n_ips || !pod ? port->n_ips : pod->n_ips;
+        lp->ips = np_xmemdup(ips, lp->n_ips * sizeof *ips);
+    }
+
+    struct flow_set flows;
+    flow_set_init(&flows);
+    lp_classify_flows(e, lp, &flows);
+    output_replace_set(e, &lp->classify, &flows);
+    flow_set_destroy(&flows);
+    lp_update_drops(e, lp, true);
+
+    struct ns_index *ns = lp->is_pod ? ns_find(e, port->pod_namespace)
+                                     : NULL;
+    if (with_policies && ns && lp->known) {
+        struct policy *p;
+        LIST_FOR_EACH (p, ns_node, &ns->policies) {
+            if (policy_selects_local(e, p, lp)) {
+                policy_change_target(e, p, lp, true);
+            }
+        }
+    }
+}
+
+/* Brings port 'ofport' up to date with the cluster. */
+static void refresh_pod_as_peer(struct engine *, const char *ns,
+                                const char *name);
+
+/* Brings port 'ofport' up to date with the cluster.  With 'peers', also
+ * the pods it names (before and after) as peers: their addresses may come
+ * from the port. */
+static void
+port_refresh(struct engine *e, uint32_t ofport, bool peers)
+{
+    struct local_pod_state *lp = lp_find(e, ofport);
+    char *old_ns = NULL, *old_name = NULL;
+    if (lp) {
+        if (lp->is_pod) {
+            old_ns = np_xstrdup(lp->port->pod_namespace);
+            old_name = np_xstrdup(lp->port->pod_name);
+        }
+        lp_remove(e, lp);
+    }
+    const struct local_port *port = cluster_find_port(e->cluster, ofport);
+    if (port) {
+        lp_add(e, port, true);
+    }
+    if (peers && old_ns) {
+        refresh_pod_as_peer(e, old_ns, old_name);
+    }
+    if (peers && port && local_port_is_pod(port)
+        && (!old_ns || strcmp(old_ns, port->pod_namespace)
+            || strcmp(old_name, port->pod_name))) {
+        refresh_pod_as_peer(e, port->pod_namespace, port->pod_name);
+    }
+    free(old_ns);
+    free(old_name);
+    if (compute_node_families(e) != e->node_families) {
+        /* Every variant may match other families now. */
+        e->needs_rebuild = true;
+    }
+}
+
+/* Events. */
+
+static void
+refresh_pod_as_peer(struct engine *e, const char *ns, const char *name)
+{
+    struct peer_set *set;
+    HMAP_FOR_EACH (set, node, &e->peer_sets) {
+        if (set->ns_sel || !strcmp(set->policy_ns, ns)) {
+            peer_set_refresh_pod(e, set, ns, name);
+        }
+    }
+    struct rule *r;
+    LIST_FOR_EACH (r, egress_named_node, &e->egress_named) {
+        rule_refresh_named_pod(e, r, ns, name, true);
+    }
+}
+
+static void
+handle_pod(struct engine *e, const char *ns, const char *name)
+{
+    ns_update_pod(e, ns, name);
+    refresh_pod_as_peer(e, ns, name);
+
+    /* A local pod: its flows and its policies follow its labels and
+     * addresses. */
+    uint32_t ofports[64];
+    size_t n = 0;
+    struct local_pod_state *lp;
+    HMAP_FOR_EACH (lp, node, &e->ports) {
+        if (lp->is_pod && n < NP_ARRAY_SIZE(ofports)
+            && !strcmp(lp->port->pod_name, name)
+            && !strcmp(lp->port->pod_namespace, ns)) {
+            ofports[n++] = lp->ofport;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        port_refresh(e, ofports[i], false);
+    }
+}
+
+static void
+handle_namespace(struct engine *e, const char *name)
+{
+    struct ns_index *ns = ns_find(e, name);
+    if (!ns) {
+        return;                 /* No pod or policy there. */
+    }
+    struct labels scratch;
+    labels_init(&scratch);
+    const struct labels *labels = namespace_labels(e->cluster, name,
+                                                   &scratch);
+    struct peer_set *set;
+    HMAP_FOR_EACH (set, node, &e->peer_sets) {
+        if (!set->ns_sel) {
+            continue;
+        }
+        bool now = selector_matches(set->ns_sel, labels);
+        struct ns_cache_entry *nc;
+        bool found = false, changed = true;
+        HMAP_FOR_EACH_WITH_HASH (nc, node, np_hash_string(name, 0),
+                                 &set->ns_cache) {
+            if (!strcmp(nc->name, name)) {
+                found = true;
+                changed = nc->matched != now;
+                nc->matched = now;
+                break;
+            }
+        }
+        if (!found) {
+            nc = np_xzalloc(sizeof *nc);
+            nc->name = np_xstrdup(name);
+            nc->matched = now;
+            hmap_insert(&set->ns_cache, &nc->node, np_hash_string(name, 0));
+        }
+        if (changed) {
+            peer_set_refresh_namespace(e, set, ns);
+        }
+    }
+    labels_destroy(&scratch);
+
+    /* Named egress records depend on peer set membership. */
+    struct rule *r;
+    LIST_FOR_EACH (r, egress_named_node, &e->egress_named) {
+        const struct ns_pod *p;
+        HMAP_FOR_EACH (p, node, &ns->pods) {
+            rule_refresh_named_pod(e, r, name, p->name, true);
+        }
+    }
+}
+
+static void
+handle_policy(struct engine *e, const char *ns, const char *name)
+{
+    struct policy *p = policy_find(e, ns, name);
+    if (p) {
+        policy_remove(e, p);
+    }
+    const struct np_policy *src = cluster_find_policy(e->cluster, ns, name);
+    if (src) {
+        policy_add(e, src);
+    }
+}
+
+/* Rebuilding. */
+
+static void
+engine_clear(struct engine *e)
+{
+    /* Torn down without releasing conjunction IDs: the rebuild that
+     * follows allocates them again (conj_ids_begin()/sweep()). */
+    struct policy *p;
+    HMAP_FOR_EACH_SAFE (p, node, &e->policies) {
+        policy_remove(e, p);
+    }
+    struct local_pod_state *lp;
+    HMAP_FOR_EACH_SAFE (lp, node, &e->ports) {
+        lp_remove(e, lp);
+    }
+    ovs_assert(hmap_is_empty(&e->peer_sets));
+    struct ns_index *ns;
+    HMAP_FOR_EACH_POP (ns, node, &e->namespaces) {
+        ns_index_destroy(ns);
+    }
+    struct contrib *c;
+    HMAP_FOR_EACH_POP (c, node, &e->contribs) {
+        contrib_destroy(c);
+    }
+    ovs_list_init(&e->dirty);
+    flow_set_clear(&e->flows);
+    flow_set_clear(&e->tracked);
+    e->max_band = 0;
+    e->n_variants = 0;
+}
+
+static int
+compare_policy_copies(const void *a_, const void *b_)
+{
+    const struct np_policy *const *a = a_, *const *b = b_;
+    int cmp = strcmp((*a)->namespace, (*b)->namespace);
+    return cmp ? cmp : strcmp((*a)->name, (*b)->name);
+}
+
+static int
+compare_ports(const void *a_, const void *b_)
+{
+    const struct local_port *const *a = a_, *const *b = b_;
+    return (*a)->ofport < (*b)->ofport ? -1 : (*a)->ofport > (*b)->ofport;
+}
+
+static void
+engine_rebuild__(struct engine *e)
+{
+    long long int start = np_time_usec();
+
+    e->rebuilding = true;
+    engine_clear(e);
+    conj_ids_begin(e->ids);
+
+    struct flow_set fixed;
+    flow_set_init(&fixed);
+    pipeline_add_fixed_flows(&e->config, &fixed);
+    struct np_flow *flow;
+    HMAP_FOR_EACH_POP (flow, node, &fixed.flows) {
+        flow_set_insert(&e->flows, flow);
+    }
+    flow_set_destroy(&fixed);
+
+    const struct np_pod *pod;
+    HMAP_FOR_EACH (pod, node, &e->cluster->pods) {
+        ns_update_pod(e, pod->namespace, pod->name);
+    }
+
+    /* Ports, then policies, in the order compile_full() uses. */
+    size_t n = hmap_count(&e->cluster->ports), i = 0;
+    const struct local_port **ports = np_xmalloc((n + 1) * sizeof *ports);
+    const struct local_port *port;
+    HMAP_FOR_EACH (port, node, &e->cluster->ports) {
+        ports[i++] = port;
+    }
+    np_qsort(ports, n, sizeof *ports, compare_ports);
+    for (i = 0; i < n; i++) {
+        lp_add(e, ports[i], false);
+    }
+    free(ports);
+    e->node_families = compute_node_families(e);
+
+    n = hmap_count(&e->cluster->policies);
+    i = 0;
+    const struct np_policy **policies = np_xmalloc((n + 1)
+                                                   * sizeof *policies);
+    const struct np_policy *policy;
+    HMAP_FOR_EACH (policy, node, &e->cluster->policies) {
+        policies[i++] = policy;
+    }
+    np_qsort(policies, n, sizeof *policies, compare_policy_copies);
+    for (i = 0; i < n; i++) {
+        policy_add(e, policies[i]);
+    }
+    free(policies);
+
+    conj_ids_sweep(e->ids);
+    flush_dirty(e);
+    flow_set_clear(&e->tracked);
+    e->rebuilt = true;
+    e->rebuilding = false;
+    e->needs_rebuild = false;
+    e->stats.n_rebuilds++;
+    e->stats.last_rebuild_usec = np_time_usec() - start;
+}
+
+/* The public interface. */
+
+struct engine *
+engine_create(const struct cluster *cluster, const struct np_config *config,
+              struct conj_ids *ids)
+{
+    struct engine *e = np_xzalloc(sizeof *e);
+    e->cluster = cluster;
+    e->config = *config;
+    e->ids = ids;
+    hmap_init(&e->namespaces);
+    hmap_init(&e->ports);
+    hmap_init(&e->policies);
+    hmap_init(&e->peer_sets);
+    ovs_list_init(&e->egress_named);
+    hmap_init(&e->contribs);
+    ovs_list_init(&e->dirty);
+    flow_set_init(&e->flows);
+    flow_set_init(&e->tracked);
+    engine_rebuild__(e);
+    return e;
+}
+
+void
+engine_destroy(struct engine *e)
+{
+    if (e) {
+        e->rebuilding = true;
+        engine_clear(e);
+        hmap_destroy(&e->namespaces);
+        hmap_destroy(&e->ports);
+        hmap_destroy(&e->policies);
+        hmap_destroy(&e->peer_sets);
+        hmap_destroy(&e->contribs);
+        flow_set_destroy(&e->flows);
+        flow_set_destroy(&e->tracked);
+        free(e);
+    }
+}
+
+void
+engine_rebuild(struct engine *e)
+{
+    engine_rebuild__(e);
+}
+
+/* Runs after every event: what the event left to do. */
+static void
+engine_finish_event(struct engine *e, long long int start)
+{
+    if (e->needs_rebuild || e->max_band > 0) {
+        /* Priority bands, or new address families: only a rebuild does it
+         * the way compile_full() does. */
+        engine_rebuild__(e);
+    } else {
+        flush_dirty(e);
+    }
+    long long int usec = np_time_usec() - start;
+    e->stats.n_events++;
+    e->stats.last_event_usec = usec;
+    e->stats.max_event_usec = NP_MAX(e->stats.max_event_usec, usec);
+}
+
+void
+engine_namespace_changed(struct engine *e, const char *name)
+{
+    long long int start = np_time_usec();
+    handle_namespace(e, name);
+    engine_finish_event(e, start);
+}
+
+void
+engine_pod_changed(struct engine *e, const char *ns, const char *name)
+{
+    long long int start = np_time_usec();
+    handle_pod(e, ns, name);
+    engine_finish_event(e, start);
+}
+
+void
+engine_policy_changed(struct engine *e, const char *ns, const char *name)
+{
+    long long int start = np_time_usec();
+    handle_policy(e, ns, name);
+    engine_finish_event(e, start);
+}
+
+void
+engine_port_changed(struct engine *e, uint32_t ofport)
+{
+    long long int start = np_time_usec();
+    port_refresh(e, ofport, true);
+    engine_finish_event(e, start);
+}
+
+void
+engine_object_changed(struct engine *e, enum np_kind kind, const char *ns,
+                      const char *name)
+{
+    switch (kind) {
+    case NP_KIND_NAMESPACE:
+        engine_namespace_changed(e, name);
+        break;
+    case NP_KIND_POD:
+        engine_pod_changed(e, ns, name);
+        break;
+    case NP_KIND_POLICY:
+        engine_policy_changed(e, ns, name);
+        break;
+    }
+}
+
+const struct flow_set *
+engine_flows(const struct engine *e)
+{
+    return &e->flows;
+}
+
+bool
+engine_take_tracked(struct engine *e, struct flow_set *tracked)
+{
+    bool incremental = !e->rebuilt;
+    e->rebuilt = false;
+    if (incremental) {
+        flow_set_swap(&e->tracked, tracked);
+    }
+    flow_set_clear(&e->tracked);
+    return incremental;
+}
+
+void
+engine_get_problems(const struct engine *e, struct np_problems *problems)
+{
+    const struct local_pod_state *lp;
+    HMAP_FOR_EACH (lp, node, &e->ports) {
+        if (lp->is_pod && !lp->known) {
+            np_problems_add(problems, NULL, NULL, NULL,
+                            "port %s (%"PRIu32") belongs to pod %s/%s, "
+                            "which is not known yet: isolated",
+                            lp->port->name, lp->ofport,
+                            lp->port->pod_namespace, lp->port->pod_name);
+        }
+    }
+    const struct policy *p;
+    HMAP_FOR_EACH (p, node, &e->policies) {
+        for (int dir = 0; dir < NP_N_DIRECTIONS; dir++) {
+            for (size_t i = 0; i < p->n_rules[dir]; i++) {
+                const struct rule *r = &p->rules[dir][i];
+                bool failed = r->main && r->main->failed;
+                const struct variant *v;
+                HMAP_FOR_EACH (v, node, &r->named) {
+                    failed |= v->failed;
+                }
+                if (failed) {
+                    np_problems_add(problems, NULL, NULL, NULL,
+                                    "NetworkPolicy %s/%s: %s rule %zu: too "
+                                    "many rules share its matches; it is "
+                                    "not installed", p->copy->namespace,
+                                    p->copy->name, np_direction_name(dir),
+                                    i);
+                }
+            }
+        }
+    }
+}
+
+void
+engine_get_stats(const struct engine *e, struct engine_stats *stats)
+{
+    *stats = e->stats;
+    stats->n_flows = flow_set_count(&e->flows);
+    stats->n_variants = e->n_variants;
+    stats->n_peer_sets = hmap_count(&e->peer_sets);
+    stats->n_bands = e->max_band + 1;
+    stats->n_active_policies = 0;
+    const struct policy *p;
+    HMAP_FOR_EACH (p, node, &e->policies) {
+        stats->n_active_policies += p->active;
+    }
+}
