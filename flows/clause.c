@@ -64,6 +64,7 @@ clause_match_families(const struct clause_match *m)
     case CLAUSE_IN_PORT:
     case CLAUSE_CONJ_ID:
     case CLAUSE_DL_DST:
+    case CLAUSE_CT_LABEL:
         break;
     }
     return ALL_FAMILIES;
@@ -99,6 +100,18 @@ clause_match_to_match(const struct clause_match *cm, struct match *match)
         struct eth_addr mac;
         memcpy(mac.ea, cm->cidr.addr, 6);
         match_set_dl_dst(match, mac);
+        break;
+    }
+    case CLAUSE_CT_LABEL: {
+        /* ct_label[0..31] holds the egress rule, [32..63] the ingress
+         * rule (see the commit table). */
+        ovs_u128 label = { .u64 = { .lo = 0, .hi = 0 } };
+        ovs_u128 mask = label;
+        int shift = cm->proto == NP_INGRESS ? 32 : 0;
+        label.u64.lo = (uint64_t) cm->value << shift;
+        mask.u64.lo = UINT64_C(0xffffffff) << shift;
+        match_set_ct_state_masked(match, 0x22 /* -new+est+trk */, 0x23);
+        match_set_ct_label_masked(match, label, mask);
         break;
     }
     }

@@ -51,6 +51,8 @@ enum clause_field {
     CLAUSE_CONJ_ID,             /* 'value' is the conjunction ID. */
     CLAUSE_DL_DST,              /* 'cidr.addr' holds a MAC (isolation of a
                                  * pod whose address is unknown). */
+    CLAUSE_CT_LABEL,            /* Established packets whose ct_label holds
+                                 * rule 'value' for direction 'proto'. */
 };
 
 struct clause_match {

@@ -76,7 +76,9 @@ struct pending_flow {
     struct conj_ref *conjs;     /* NP_ROLE_CLAUSE. */
     size_t n_conjs, allocated_conjs;
 
-    uint32_t rule_id;           /* NP_ROLE_RULE: lowest rule ID using it. */
+    uint32_t rule_id;           /* NP_ROLE_RULE, NP_ROLE_STATS: lowest rule
+                                 * ID using it. */
+    bool log;                   /* NP_ROLE_RULE: audit what it allows. */
     uint32_t ofport;            /* NP_ROLE_ISOLATION: the pod's port. */
 };
 
@@ -150,13 +152,40 @@ pending_add_conj(struct compiler *c, uint8_t table, uint16_t priority,
 
 static void
 pending_add_rule(struct compiler *c, uint8_t table, uint16_t priority,
-                 const struct clause_match *m, uint32_t id)
+                 const struct clause_match *m, uint32_t id, bool log)
 {
     struct pending_flow *pf = pending_get(c, table, priority, m,
                                           NP_ROLE_RULE);
     if (!pf->rule_id || id < pf->rule_id) {
         pf->rule_id = id;
     }
+    /* A flow shared by rules of several namespaces (pods that share an
+     * address) logs if any of them does. */
+    pf->log |= log;
+}
+
+/* The flow that counts the established packets of rule 'id'. */
+static void
+pending_add_stats(struct compiler *c, enum np_direction dir, uint32_t id)
+{
+    struct clause_match m;
+    clause_match_init(&m, CLAUSE_CT_LABEL);
+    m.value = id;
+    m.proto = dir;
+    struct pending_flow *pf = pending_get(
+        c, np_table(c->config, NP_TABLE_CT_STATE),
+        dir == NP_INGRESS ? NP_PRIO_CT_STATS_INGRESS
+                          : NP_PRIO_CT_STATS_EGRESS, &m, NP_ROLE_STATS);
+    pf->rule_id = id;
+}
+
+/* Whether rules of policies in namespace 'ns' log what they allow. */
+static bool
+namespace_logs_allowed(const struct compiler *c, const char *ns)
+{
+    const struct np_namespace *namespace = cluster_find_namespace(c->cluster,
+                                                                  ns);
+    return c->config->audit && namespace && namespace->log_allowed;
 }
 
 static void
@@ -495,14 +524,16 @@ emit_variant(struct compiler *c, const struct variant *v)
 
     uint32_t id = conj_ids_alloc(c->ids, v->policy->namespace,
                                  v->policy->name, v->dir, v->index, v->key);
+    bool log = namespace_logs_allowed(c, v->policy->namespace);
     c->stats.n_conjunctions++;
 
     if (n_dims == 1) {
         /* Only targets: no conjunction needed, allow directly. */
         for (size_t i = 0; i < dims[0].n; i++) {
             pending_add_rule(c, table, NP_PRIO_RULE_ALLOW,
-                             &dims[0].matches[i], id);
+                             &dims[0].matches[i], id, log);
         }
+        pending_add_stats(c, v->dir, id);
         goto out;
     }
 
@@ -527,7 +558,8 @@ emit_variant(struct compiler *c, const struct variant *v)
     struct clause_match conj_match;
     clause_match_init(&conj_match, CLAUSE_CONJ_ID);
     conj_match.value = id;
-    pending_add_rule(c, table, NP_PRIO_RULE_MATCH, &conj_match, id);
+    pending_add_rule(c, table, NP_PRIO_RULE_MATCH, &conj_match, id, log);
+    pending_add_stats(c, v->dir, id);
 
 out:
     for (size_t d = 0; d < n_dims; d++) {
@@ -901,13 +933,23 @@ finish_pending_flows(struct compiler *c, struct flow_set *flows)
             cookie = np_cookie(NP_ROLE_CLAUSE, 0);
             break;
         case NP_ROLE_RULE:
+            if (pf->log) {
+                put_audit_action(c->config, &ofpacts);
+            }
             put_load_reg(pf->table == egress_table ? c->config->egress_reg
                                                    : c->config->ingress_reg,
                          pf->rule_id, &ofpacts);
             put_goto(pf->table + 1, &ofpacts);
             cookie = np_cookie(NP_ROLE_RULE, pf->rule_id);
             break;
+        case NP_ROLE_STATS:
+            put_allow_actions(c->config, pf->table, &ofpacts);
+            cookie = np_cookie(NP_ROLE_STATS, pf->rule_id);
+            break;
         case NP_ROLE_ISOLATION:
+            if (c->config->audit) {
+                put_audit_action(c->config, &ofpacts);
+            }
             cookie = np_cookie(NP_ROLE_ISOLATION, pf->ofport);
             break;
         case NP_ROLE_PIPELINE:

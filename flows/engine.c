@@ -78,8 +78,11 @@ struct contrib {
     struct conj_ref *conjs;     /* NP_ROLE_CLAUSE: a set, unordered. */
     size_t n_conjs, allocated_conjs;
 
-    uint32_t *ids;              /* NP_ROLE_RULE: a multiset of rule IDs. */
+    uint32_t *ids;              /* NP_ROLE_RULE, NP_ROLE_STATS: a multiset
+                                 * of rule IDs. */
     size_t n_ids, allocated_ids;
+    size_t n_log;               /* NP_ROLE_RULE: how many of 'ids' audit
+                                 * what they allow (it does if any does). */
 
     uint32_t *ofports;          /* NP_ROLE_ISOLATION: a multiset of the
                                  * ports of the pods that want it. */
@@ -168,6 +171,7 @@ struct variant {
     int band;
     uint32_t conj_id;
     int n_dims;
+    bool log;                   /* Its rule flows audit what they allow. */
     bool failed;                /* No band had room: not installed. */
 };
 
@@ -236,6 +240,7 @@ struct local_pod_state {
 struct ns_index {
     struct hmap_node node;      /* In 'engine->namespaces', by name. */
     char *name;
+    bool log_allowed;           /* As its policies' rule flows say it. */
     struct hmap pods;           /* Contains struct ns_pod, by name. */
     struct ovs_list policies;   /* Contains struct policy. */
 };
@@ -360,24 +365,29 @@ contrib_remove_conj(struct engine *e, uint8_t table, uint16_t priority,
     NP_NOT_REACHED();
 }
 
+/* Adds rule 'id' to the flow of a rule ('role' NP_ROLE_RULE, 'log' whether
+ * it audits what it allows) or to its stats flow (NP_ROLE_STATS). */
 static void
-contrib_add_rule(struct engine *e, uint8_t table, uint16_t priority,
-                 const struct clause_match *m, uint32_t id)
+contrib_add_id(struct engine *e, uint8_t table, uint16_t priority,
+               const struct clause_match *m, enum np_role role, uint32_t id,
+               bool log)
 {
-    struct contrib *c = contrib_get(e, table, priority, m, NP_ROLE_RULE);
+    struct contrib *c = contrib_get(e, table, priority, m, role);
     c->ids = np_x2nrealloc(c->ids, &c->allocated_ids, c->n_ids + 1,
                            sizeof *c->ids);
     c->ids[c->n_ids++] = id;
+    c->n_log += log;
 }
 
 static void
-contrib_remove_rule(struct engine *e, uint8_t table, uint16_t priority,
-                    const struct clause_match *m, uint32_t id)
+contrib_remove_id(struct engine *e, uint8_t table, uint16_t priority,
+                  const struct clause_match *m, uint32_t id, bool log)
 {
     struct contrib *c = contrib_find(e, table, priority, m);
     for (size_t i = 0; c && i < c->n_ids; i++) {
         if (c->ids[i] == id) {
             c->ids[i] = c->ids[--c->n_ids];
+            c->n_log -= log;
             contrib_mark_dirty(e, c);
             return;
         }
@@ -488,10 +498,19 @@ contrib_to_flow(const struct engine *e, const struct contrib *c)
         cookie = np_cookie(NP_ROLE_CLAUSE, 0);
         break;
     }
-    case NP_ROLE_RULE: {
+    case NP_ROLE_RULE:
+    case NP_ROLE_STATS: {
         uint32_t id = c->ids[0];
         for (size_t i = 1; i < c->n_ids; i++) {
             id = NP_MIN(id, c->ids[i]);
+        }
+        if (c->role == NP_ROLE_STATS) {
+            put_allow_actions(&e->config, c->table, &ofpacts);
+            cookie = np_cookie(NP_ROLE_STATS, id);
+            break;
+        }
+        if (c->n_log) {
+            put_audit_action(&e->config, &ofpacts);
         }
         put_load_reg(c->table == np_table(&e->config, NP_TABLE_EGRESS)
                      ? e->config.egress_reg : e->config.ingress_reg, id,
@@ -508,6 +527,9 @@ contrib_to_flow(const struct engine *e, const struct contrib *c)
             ofport = NP_MIN(ofport, c->ofports[i]);
         }
         cookie = np_cookie(NP_ROLE_ISOLATION, ofport);
+        if (e->config.audit) {
+            put_audit_action(&e->config, &ofpacts);
+        }
         break;
     }
     case NP_ROLE_PIPELINE:
@@ -810,6 +832,35 @@ find_band(const struct engine *e, uint8_t table,
     return -1;
 }
 
+/* Whether the rule flows of 'v' audit what they allow (see pipeline.h). */
+static bool
+variant_logs(const struct engine *e, const struct variant *v)
+{
+    const struct np_namespace *ns = cluster_find_namespace(
+        e->cluster, v->rule->policy->copy->namespace);
+    return e->config.audit && ns && ns->log_allowed;
+}
+
+/* Adds (or removes) the flow that counts the established packets of an
+ * installed variant. */
+static void
+variant_change_stats(struct engine *e, const struct variant *v, bool add)
+{
+    struct clause_match m;
+    clause_match_init(&m, CLAUSE_CT_LABEL);
+    m.value = v->conj_id;
+    m.proto = v->rule->dir;
+    uint8_t table = np_table(&e->config, NP_TABLE_CT_STATE);
+    uint16_t priority = (v->rule->dir == NP_INGRESS
+                         ? NP_PRIO_CT_STATS_INGRESS : NP_PRIO_CT_STATS_EGRESS);
+    if (add) {
+        contrib_add_id(e, table, priority, &m, NP_ROLE_STATS, v->conj_id,
+                       false);
+    } else {
+        contrib_remove_id(e, table, priority, &m, v->conj_id, false);
+    }
+}
+
 static void
 variant_install(struct engine *e, struct variant *v)
 {
@@ -827,11 +878,13 @@ variant_install(struct engine *e, struct variant *v)
         v->conj_id = conj_ids_alloc(e->ids, r->policy->copy->namespace,
                                     r->policy->copy->name, r->dir, r->index,
                                     v->key);
+        v->log = variant_logs(e, v);
         const struct counted_match *cm;
         HMAP_FOR_EACH (cm, node, &v->targets.entries) {
-            contrib_add_rule(e, table, NP_PRIO_RULE_ALLOW, &cm->match,
-                             v->conj_id);
+            contrib_add_id(e, table, NP_PRIO_RULE_ALLOW, &cm->match,
+                           NP_ROLE_RULE, v->conj_id, v->log);
         }
+        variant_change_stats(e, v, true);
         v->installed = true;
         v->n_dims = 1;
         e->n_variants++;
@@ -879,8 +932,10 @@ variant_install(struct engine *e, struct variant *v)
         struct clause_match conj_match;
         clause_match_init(&conj_match, CLAUSE_CONJ_ID);
         conj_match.value = v->conj_id;
-        contrib_add_rule(e, table, NP_PRIO_RULE_MATCH, &conj_match,
-                         v->conj_id);
+        v->log = variant_logs(e, v);
+        contrib_add_id(e, table, NP_PRIO_RULE_MATCH, &conj_match,
+                       NP_ROLE_RULE, v->conj_id, v->log);
+        variant_change_stats(e, v, true);
         v->installed = true;
         v->families = families;
         v->band = band;
@@ -904,10 +959,11 @@ variant_uninstall(struct engine *e, struct variant *v)
     if (!v->installed) {
         return;
     }
+    variant_change_stats(e, v, false);
     if (v->n_dims == 1) {
         HMAP_FOR_EACH (cm, node, &v->targets.entries) {
-            contrib_remove_rule(e, table, NP_PRIO_RULE_ALLOW, &cm->match,
-                                v->conj_id);
+            contrib_remove_id(e, table, NP_PRIO_RULE_ALLOW, &cm->match,
+                              v->conj_id, v->log);
         }
     } else {
         uint16_t prio = NP_PRIO_CLAUSE - v->band;
@@ -937,8 +993,8 @@ variant_uninstall(struct engine *e, struct variant *v)
         struct clause_match conj_match;
         clause_match_init(&conj_match, CLAUSE_CONJ_ID);
         conj_match.value = v->conj_id;
-        contrib_remove_rule(e, table, NP_PRIO_RULE_MATCH, &conj_match,
-                            v->conj_id);
+        contrib_remove_id(e, table, NP_PRIO_RULE_MATCH, &conj_match,
+                          v->conj_id, v->log);
     }
     if (!e->rebuilding) {
         conj_ids_release(e->ids, v->conj_id);
@@ -963,10 +1019,11 @@ variant_emit_target(struct engine *e, struct variant *v,
     uint8_t table = rule_table(e, v->rule);
     if (v->n_dims == 1) {
         if (add) {
-            contrib_add_rule(e, table, NP_PRIO_RULE_ALLOW, m, v->conj_id);
+            contrib_add_id(e, table, NP_PRIO_RULE_ALLOW, m, NP_ROLE_RULE,
+                           v->conj_id, v->log);
         } else {
-            contrib_remove_rule(e, table, NP_PRIO_RULE_ALLOW, m,
-                                v->conj_id);
+            contrib_remove_id(e, table, NP_PRIO_RULE_ALLOW, m, v->conj_id,
+                              v->log);
         }
     } else if (add) {
         contrib_add_conj(e, table, NP_PRIO_CLAUSE - v->band, m, v->conj_id,
@@ -1098,6 +1155,9 @@ ns_get(struct engine *e, const char *name)
         ns->name = np_xstrdup(name);
         hmap_init(&ns->pods);
         ovs_list_init(&ns->policies);
+        const struct np_namespace *obj = cluster_find_namespace(e->cluster,
+                                                                name);
+        ns->log_allowed = obj && obj->log_allowed;
         hmap_insert(&e->namespaces, &ns->node, np_hash_string(name, 0));
     }
     return ns;
@@ -2225,6 +2285,8 @@ handle_pod(struct engine *e, const char *ns, const char *name)
     }
 }
 
+static void handle_policy(struct engine *, const char *ns, const char *name);
+
 static void
 handle_namespace(struct engine *e, const char *name)
 {
@@ -2271,6 +2333,27 @@ handle_namespace(struct engine *e, const char *name)
         const struct ns_pod *p;
         HMAP_FOR_EACH (p, node, &ns->pods) {
             rule_refresh_named_pod(e, r, name, p->name, true);
+        }
+    }
+
+    /* The audit annotation decides the actions of the namespace's rule
+     * flows: rebuild its policies when it changes (rare). */
+    const struct np_namespace *obj = cluster_find_namespace(e->cluster, name);
+    bool log_allowed = obj && obj->log_allowed;
+    if (log_allowed != ns->log_allowed) {
+        ns->log_allowed = log_allowed;
+        if (e->config.audit) {
+            size_t n = ovs_list_size(&ns->policies), i = 0;
+            char **names = np_xmalloc((n + 1) * sizeof *names);
+            struct policy *p;
+            LIST_FOR_EACH (p, ns_node, &ns->policies) {
+                names[i++] = np_xstrdup(p->copy->name);
+            }
+            for (i = 0; i < n; i++) {
+                handle_policy(e, name, names[i]);
+                free(names[i]);
+            }
+            free(names);
         }
     }
 }

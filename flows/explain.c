@@ -107,13 +107,25 @@ explain_direction(const struct cluster *cluster, enum np_direction dir,
           compare_policy_ptrs);
     out->isolated = out->n_isolating > 0;
 
+    /* For egress, the destination is a peer, and a named port resolves on
+     * it only if it can be one: a terminated pod's address may already be
+     * someone else's.  (For ingress the destination is the target itself.) */
+    size_t n_dst_addrs = 0;
+    const struct np_pod *dst_pod = dst->pod;
+    if (dst_pod && dir == NP_EGRESS) {
+        pod_peer_addresses(cluster, dst_pod, &n_dst_addrs);
+        if (!n_dst_addrs) {
+            dst_pod = NULL;
+        }
+    }
+
     size_t allocated = 0;
     for (size_t i = 0; i < out->n_isolating; i++) {
         policy = out->isolating[i];
         for (size_t j = 0; j < policy->n_rules[dir]; j++) {
             const struct np_rule *rule = &policy->rules[dir][j];
             if (rule_includes_peer(cluster, policy, rule, peer)
-                && rule_allows_port(rule, dst->pod, protocol, port)) {
+                && rule_allows_port(rule, dst_pod, protocol, port)) {
                 out->rules = np_x2nrealloc(out->rules, &allocated,
                                            out->n_rules + 1,
                                            sizeof *out->rules);

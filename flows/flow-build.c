@@ -21,6 +21,7 @@
 #include <config.h>
 #include "flow-build.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,14 @@ put_actions_text(struct ofpbuf *ofpacts, const char *format, ...)
         abort();
     }
     free(text);
+}
+
+void
+put_audit_action(const struct np_config *config, struct ofpbuf *ofpacts)
+{
+    /* 128 bytes hold every header the audit log reports. */
+    put_actions_text(ofpacts, "controller(max_len=128,meter_id=%"PRIu32")",
+                     config->audit_meter);
 }
 
 void

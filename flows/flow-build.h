@@ -73,6 +73,10 @@ void match_set_cidr(struct match *, const struct cidr *, bool src);
  * next table). */
 void put_allow_actions(const struct np_config *, uint8_t current_table,
                        struct ofpbuf *ofpacts);
+/* Appends the audit action: a copy of the packet to the controller, rate
+ * limited by the configured meter. */
+void put_audit_action(const struct np_config *, struct ofpbuf *ofpacts);
+
 /* Appends "goto_table:TABLE". */
 void put_goto(uint8_t table, struct ofpbuf *ofpacts);
 /* Appends "load:VALUE->regREG[]". */

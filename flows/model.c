@@ -264,6 +264,7 @@ np_namespace_clone(const struct np_namespace *src)
     struct np_namespace *ns = np_xzalloc(sizeof *ns);
     ns->name = np_xstrdup(src->name);
     labels_clone(&ns->labels, &src->labels);
+    ns->log_allowed = src->log_allowed;
     return ns;
 }
 

@@ -925,6 +925,15 @@ parse_namespace(struct parse_ctx *ctx, const json_t *json)
     /* The API server sets this label on every namespace and overrides any
      * other value; namespaceSelectors rely on it. */
     labels_set(&ns->labels, NAMESPACE_NAME_LABEL, ns->name);
+
+    /* Opt-in audit of the connections policies allow in this namespace
+     * (anything but "true" leaves it off: annotations are free text). */
+    const json_t *annotations = json_object_get(json_object_get(json,
+                                                                "metadata"),
+                                                "annotations");
+    const char *log_allowed = json_string_value(
+        json_object_get(annotations, NP_LOG_ALLOWED_ANNOTATION));
+    ns->log_allowed = log_allowed && !strcmp(log_allowed, "true");
     return ns;
 }
 

@@ -57,6 +57,7 @@ np_role_name(enum np_role role)
     case NP_ROLE_ISOLATION: return "isolation";
     case NP_ROLE_CLAUSE: return "clause";
     case NP_ROLE_RULE: return "rule";
+    case NP_ROLE_STATS: return "stats";
     }
     return "unknown";
 }
@@ -70,6 +71,8 @@ np_config_init(struct np_config *config)
     config->ct_zone = NP_CONFIG_DEFAULT_CT_ZONE;
     config->egress_reg = NP_CONFIG_DEFAULT_EGRESS_REG;
     config->ingress_reg = NP_CONFIG_DEFAULT_INGRESS_REG;
+    config->audit = false;
+    config->audit_meter = NP_CONFIG_DEFAULT_AUDIT_METER;
 }
 
 char *

@@ -39,9 +39,10 @@
  *     every namespace, kubernetes.io/metadata.name=NAME.
  *
  *   - A named port resolves against the pod that serves it: the
- *     destination pod (the local target for ingress, the peer for egress).
- *     It matches the container ports with that name and the rule's
- *     protocol; a name that resolves nowhere matches nothing (never "any").
+ *     destination pod (the local target for ingress; the peer for egress,
+ *     if it can be a peer).  It matches the container ports with that name
+ *     and the rule's protocol; a name that resolves nowhere matches nothing
+ *     (never "any").
  *
  * Pure functions: no I/O, no global state. */
 

@@ -19,8 +19,11 @@
 
 #include <config.h>
 #include "flow-sim.h"
+#include "ovs-netpol/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <openvswitch/dynamic-string.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <openvswitch/flow.h>
@@ -83,12 +86,15 @@ lookup(const struct flow_set *flows, uint8_t table, struct flow *f,
             return NULL;
         }
 
-        /* At 'best_prio': a plain flow, or conjunctions to combine. */
+        /* At 'best_prio': a plain flow, or conjunctions to combine.  For
+         * each conjunction ID, a bit mask of the clauses seen. */
         hard = NULL;
-        uint32_t ids[1024];
-        uint8_t seen[1024];
-        uint8_t needed[1024];
-        size_t n_ids = 0;
+        struct conj_seen {
+            uint32_t id;
+            uint32_t seen;
+            uint8_t needed;
+        } *conjs = NULL;
+        size_t n_ids = 0, allocated = 0;
         HMAP_FOR_EACH (flow, node, &flows->flows) {
             if (flow->table_id != table || flow->priority != best_prio
                 || !minimatch_matches_flow(&flow->match, f)) {
@@ -108,36 +114,42 @@ lookup(const struct flow_set *flows, uint8_t table, struct flow *f,
                 const struct ofpact_conjunction *oc
                     = ofpact_get_CONJUNCTION(a);
                 size_t k;
-                for (k = 0; k < n_ids && ids[k] != oc->id; k++) {
+                for (k = 0; k < n_ids && conjs[k].id != oc->id; k++) {
                     continue;
                 }
-                if (k == n_ids && n_ids < 1024) {
-                    ids[n_ids] = oc->id;
-                    seen[n_ids] = 0;
-                    needed[n_ids] = oc->n_clauses;
-                    n_ids++;
+                if (k == n_ids) {
+                    conjs = np_x2nrealloc(conjs, &allocated, n_ids + 1,
+                                          sizeof *conjs);
+                    conjs[n_ids++] = (struct conj_seen) {
+                        .id = oc->id, .needed = oc->n_clauses,
+                    };
                 }
-                if (k < 1024) {
-                    seen[k] |= 1u << oc->clause;
-                }
+                conjs[k].seen |= 1u << oc->clause;
             }
+        }
+        if (getenv("NP_SIM_DEBUG") && n_ids) {
+            fprintf(stderr, "sim: table %d prio %d: %zu conjunctions\n",
+                    table, best_prio, n_ids);
         }
         /* OVS prefers a plain flow over conjunctions at equal priority. */
         if (hard) {
+            free(conjs);
             return hard;
         }
         for (size_t k = 0; k < n_ids; k++) {
-            if (seen[k] == (1u << needed[k]) - 1) {
+            if (conjs[k].seen == (1u << conjs[k].needed) - 1) {
                 uint32_t saved = f->conj_id;
-                f->conj_id = ids[k];
+                f->conj_id = conjs[k].id;
                 const struct np_flow *target = lookup(flows, table, f,
                                                       false);
                 f->conj_id = saved;
                 if (target) {
+                    free(conjs);
                     return target;
                 }
             }
         }
+        free(conjs);
     }
     return NULL;
 }
@@ -153,6 +165,12 @@ flow_sim_run(const struct flow_set *flows, const struct np_config *config,
     packet_to_flow(packet, &f);
     for (int steps = 0; steps < 64; steps++) {
         const struct np_flow *flow = lookup(flows, table, &f, true);
+        if (getenv("NP_SIM_DEBUG") && flow) {
+            struct ds s = DS_EMPTY_INITIALIZER;
+            np_flow_format(flow, &s);
+            fprintf(stderr, "sim: %.200s\n", ds_cstr(&s));
+            ds_destroy(&s);
+        }
         if (!flow) {
             return SIM_ERROR;   /* Every table of ours has a miss flow. */
         }

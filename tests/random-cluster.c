@@ -164,7 +164,10 @@ rc_namespace_json(const char *name)
 {
     return np_xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
                         "\"metadata\":{\"name\":\"%s\",\"labels\":{"
-                        "\"team\":\"%s\"}}}", name, rc_of(teams, 2));
+                        "\"team\":\"%s\"},\"annotations\":{"
+                        "\"ovs-netpol.io/log-allowed\":\"%s\"}}}",
+                        name, rc_of(teams, 2),
+                        rc_range(3) ? "false" : "true");
 }
 
 char *

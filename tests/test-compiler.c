@@ -774,6 +774,37 @@ model_verdict(const struct np_pod *src, const struct np_pod *dst, int family,
 
 static size_t n_checked, n_allowed;
 
+/* Prints the model's account of a cell the flows disagree with. */
+static void
+explain_mismatch(const struct np_pod *src, const struct np_pod *dst,
+                 int family, uint8_t proto, uint16_t port)
+{
+    struct explain_endpoint s = { .pod = src }, d = { .pod = dst };
+    for (size_t i = 0; i < src->n_ips; i++) {
+        if (src->ips[i].family == family) {
+            s.address = src->ips[i];
+        }
+    }
+    for (size_t i = 0; i < dst->n_ips; i++) {
+        if (dst->ips[i].family == family) {
+            d.address = dst->ips[i];
+        }
+    }
+    struct explain_result r;
+    struct ds text = DS_EMPTY_INITIALIZER;
+    explain(&cluster, &s, &d, proto, port, &r);
+    explain_result_format(&r, &s, &d, proto, port, &ids, &text);
+    fprintf(stderr, "%s", ds_cstr(&text));
+    for (size_t i = 0; i < dst->n_ports; i++) {
+        fprintf(stderr, "  %s/%s port %s %u/%s%s\n", dst->namespace,
+                dst->name, dst->ports[i].name ? dst->ports[i].name : "-",
+                dst->ports[i].port, np_protocol_name(dst->ports[i].protocol),
+                dst->terminated ? " (terminated)" : "");
+    }
+    ds_destroy(&text);
+    explain_result_destroy(&r);
+}
+
 static void
 check_random_cluster(int round)
 {
@@ -832,9 +863,13 @@ check_random_cluster(int round)
                         n_checked++;
                         n_allowed += v == SIM_ALLOW;
                         if ((v == SIM_ALLOW) != expected) {
-                            char *text = flows_text();
-                            fprintf(stderr, "%s", text);
-                            free(text);
+                            if (getenv("NP_TEST_VERBOSE")) {
+                                char *text = flows_text();
+                                fprintf(stderr, "%s", text);
+                                free(text);
+                            }
+                            explain_mismatch(from, dst, families[f],
+                                             protos[p], ports[q]);
                             ck_abort_msg("round %d: %s/%s -> %s/%s "
                                          "%s %u/%d: flows say %s, model %s",
                                          round, from->namespace, from->name,

@@ -320,6 +320,7 @@ START_TEST(test_random_events)
 
     printf("random_events: seed %"PRIu32", %zu events\n", seed, n_events);
     rc_seed(seed);
+    config.audit = true;        /* Covers the audit actions too. */
     random_initial_cluster();
     engine = engine_create(&cluster, &config, &ids);
     check_equivalence("initial", 0);

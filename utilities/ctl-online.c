@@ -201,17 +201,29 @@ print_status(const json_t *s)
                JSON_INTEGER_FORMAT" invalid objects\n",
                get_int(man, "files"), get_int(man, "objects"),
                get_int(man, "file_errors"), get_int(man, "object_errors"));
+        const char *why = json_string_value(json_object_get(man,
+                                                            "waiting_for"));
+        if (why) {
+            printf("  NOT SYNCED, waiting for: %s\n", why);
+        }
     }
     printf("cluster: %"JSON_INTEGER_FORMAT" namespaces, %"JSON_INTEGER_FORMAT
            " pods, %"JSON_INTEGER_FORMAT" policies (%"JSON_INTEGER_FORMAT
            " apply here)\n",
            get_int(s, "counts.namespaces"), get_int(s, "counts.pods"),
            get_int(s, "counts.policies"),
-           get_int(s, "compile.policies_local"));
-    printf("compile: %"JSON_INTEGER_FORMAT" flows, %"JSON_INTEGER_FORMAT
-           " conjunctions, last took %"JSON_INTEGER_FORMAT" us\n",
-           get_int(s, "compile.flows"), get_int(s, "compile.conjunctions"),
-           get_int(s, "compile.last_usec"));
+           get_int(s, "engine.policies_local"));
+    printf("engine: %"JSON_INTEGER_FORMAT" flows, %"JSON_INTEGER_FORMAT
+           " conjunctions, %"JSON_INTEGER_FORMAT" peer sets; %"
+           JSON_INTEGER_FORMAT" events (last %"JSON_INTEGER_FORMAT" us, "
+           "worst %"JSON_INTEGER_FORMAT" us), %"JSON_INTEGER_FORMAT
+           " rebuilds (last %"JSON_INTEGER_FORMAT" us)\n",
+           get_int(s, "engine.flows"), get_int(s, "engine.conjunctions"),
+           get_int(s, "engine.peer_sets"), get_int(s, "engine.events"),
+           get_int(s, "engine.last_event_usec"),
+           get_int(s, "engine.max_event_usec"),
+           get_int(s, "engine.rebuilds"),
+           get_int(s, "engine.last_rebuild_usec"));
 
     const json_t *ports = json_object_get(s, "ports");
     size_t i;

@@ -108,6 +108,11 @@ usage(void)
            "  --ct-zone=N              conntrack zone (default %d)\n"
            "  --registers=E,I          registers for rule IDs (default "
            "%d,%d)\n"
+           "  --audit                  send denied (and opted-in allowed) "
+           "new\n"
+           "                           connections to the audit log\n"
+           "  --audit-meter=N          OpenFlow meter limiting them "
+           "(default %d)\n"
            "\nConnections (explain):\n"
            "  --from=NS/POD|IP, --to=NS/POD|IP, --port=PORT[/PROTO]\n"
            "  --family=4|6             address family of pods (default: "
@@ -127,7 +132,7 @@ usage(void)
            "(explain:\n"
            "denied), 2 usage or environment error.\n",
            NP_CONFIG_DEFAULT_CT_ZONE, NP_CONFIG_DEFAULT_EGRESS_REG,
-           NP_CONFIG_DEFAULT_INGRESS_REG);
+           NP_CONFIG_DEFAULT_INGRESS_REG, NP_CONFIG_DEFAULT_AUDIT_METER);
 }
 
 static void
@@ -209,6 +214,8 @@ enum {
     OPT_CONTROL,
     OPT_TIMEOUT,
     OPT_FORMAT,
+    OPT_AUDIT,
+    OPT_AUDIT_METER,
     OPT_BRIDGE,
     OPT_OPENFLOW,
 };
@@ -234,6 +241,8 @@ parse_options(int argc, char *argv[], struct ctl_options *opts)
         { "control", required_argument, NULL, OPT_CONTROL },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "format", required_argument, NULL, OPT_FORMAT },
+        { "audit", no_argument, NULL, OPT_AUDIT },
+        { "audit-meter", required_argument, NULL, OPT_AUDIT_METER },
         { "bridge", required_argument, NULL, OPT_BRIDGE },
         { "openflow", required_argument, NULL, OPT_OPENFLOW },
         { "help", no_argument, NULL, 'h' },
@@ -312,6 +321,13 @@ parse_options(int argc, char *argv[], struct ctl_options *opts)
             break;
         case OPT_TIMEOUT:
             opts->timeout = parse_number("timeout", optarg, 0, 86400);
+            break;
+        case OPT_AUDIT:
+            opts->config.audit = true;
+            break;
+        case OPT_AUDIT_METER:
+            opts->config.audit_meter = parse_number("audit-meter", optarg, 1,
+                                                    0x7fffffff);
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "json") && strcmp(optarg, "text")) {

@@ -135,10 +135,16 @@ const char *np_protocol_name(uint8_t protocol);   /* "TCP", "UDP", "SCTP" */
 
 /* Namespaces. */
 
+/* A namespace annotated with this key, value "true", has the connections
+ * that policies allow to its pods logged in the audit log (when the agent
+ * writes one), not only the ones they deny. */
+#define NP_LOG_ALLOWED_ANNOTATION "ovs-netpol.io/log-allowed"
+
 struct np_namespace {
     struct hmap_node node;      /* In a 'struct cluster', by name. */
     char *name;
     struct labels labels;
+    bool log_allowed;           /* NP_LOG_ALLOWED_ANNOTATION is "true". */
 };
 
 /* Pods. */

@@ -39,9 +39,12 @@
  *
  *   +1 ct_state   After ct(zone=Z): invalid is dropped; packets of allowed
  *                 connections (established or related, not new) are allowed
- *                 without looking at rules, which is how replies flow; new
- *                 connections from the host are always allowed (kubelet
- *                 probes); every other new connection goes on to the rules.
+ *                 without looking at rules, which is how replies flow; they
+ *                 are counted per rule (one flow per rule matches its half
+ *                 of ct_label: the ingress rule if there was one, else the
+ *                 egress rule); new connections from the host are always
+ *                 allowed (kubelet probes); every other new connection goes
+ *                 on to the rules.
  *
  *   +2 egress     Egress rules of local source pods, matched on the source
  *                 port (in_port) and the destination address.  A packet that
@@ -94,6 +97,25 @@
  *   clause      0                    shared conjunction clauses; their
  *                                    conjunction() actions name the rules
  *   rule        conjunction ID       conj_id=ID flows and direct allows
+ *   stats       conjunction ID       established packets of the rule
+ *
+ * Statistics
+ * ==========
+ *
+ * Per rule: new connections are the packets of its rule flows (a rule's
+ * conj_id=ID flow, or its direct allows), and the packets and bytes of the
+ * connections it allowed are those plus its stats flow's.  Per isolated pod
+ * and direction: the packets of its isolation drops.
+ *
+ * Audit
+ * =====
+ *
+ * With 'audit' set, isolation drops become controller(meter_id=M): a denied
+ * new connection is still never forwarded, and the agent receives it (rate
+ * limited by OVS meter M) to log it.  Rules of namespaces annotated
+ * "ovs-netpol.io/log-allowed: true" send the same copy of the new
+ * connections they allow before going on.  The packet-in's cookie and
+ * table name the rule or the isolated pod and the direction.
  *
  * Registers
  * =========
@@ -130,6 +152,8 @@ const char *np_table_name(enum np_table);
 
 /* Priorities in the ct_state table. */
 #define NP_PRIO_CT_INVALID 200
+#define NP_PRIO_CT_STATS_INGRESS 196    /* Established, by ingress rule. */
+#define NP_PRIO_CT_STATS_EGRESS 195     /* Established, by egress rule. */
 #define NP_PRIO_CT_ESTABLISHED 190
 #define NP_PRIO_CT_HOST 180
 
@@ -157,6 +181,7 @@ enum np_role {
     NP_ROLE_ISOLATION = 3,
     NP_ROLE_CLAUSE = 4,
     NP_ROLE_RULE = 5,
+    NP_ROLE_STATS = 6,
 };
 
 const char *np_role_name(enum np_role);
@@ -193,11 +218,15 @@ struct np_config {
     uint16_t ct_zone;           /* Conntrack zone of our ct() actions. */
     uint8_t egress_reg;         /* Register for the egress rule ID. */
     uint8_t ingress_reg;        /* Register for the ingress rule ID. */
+    bool audit;                 /* Send denied (and opted-in allowed) new
+                                 * connections to the controller. */
+    uint32_t audit_meter;       /* OpenFlow meter that rate-limits them. */
 };
 
 #define NP_CONFIG_DEFAULT_CT_ZONE 1
 #define NP_CONFIG_DEFAULT_EGRESS_REG 8
 #define NP_CONFIG_DEFAULT_INGRESS_REG 9
+#define NP_CONFIG_DEFAULT_AUDIT_METER 20048     /* 0x4e50, "NP". */
 
 void np_config_init(struct np_config *);
 
