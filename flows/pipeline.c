@@ -275,7 +275,7 @@ add_pod_na_flows(const struct np_config *config, struct flow_set *flows,
             }
             match_set_arp_tha(&match, tll);
         }
-        add_pod_flow(config, flows, lpod, NP_PRIO_POD_GUARD, &match, allow);
+        add_pod_flow(config, flows, lpod, NP_PRIO_POD_ND, &match, allow);
     }
 }
 
@@ -293,7 +293,7 @@ add_pod_nd_flows(const struct np_config *config, struct flow_set *flows,
     match_set_nw_proto(&match, ICMPV6_PROTO);
     match_set_icmp_type(&match, ND_ROUTER_SOLICIT);
     match_set_icmp_code(&match, 0);
-    add_pod_flow(config, flows, lpod, NP_PRIO_POD_GUARD, &match, allow);
+    add_pod_flow(config, flows, lpod, NP_PRIO_POD_ND, &match, allow);
 
     int n_sll = lpod->port->has_mac ? 2 : 1;
     for (int i = 0; i < n_sll; i++) {
@@ -310,7 +310,7 @@ add_pod_nd_flows(const struct np_config *config, struct flow_set *flows,
             }
             match_set_arp_sha(&match, sll);
         }
-        add_pod_flow(config, flows, lpod, NP_PRIO_POD_GUARD, &match, allow);
+        add_pod_flow(config, flows, lpod, NP_PRIO_POD_ND, &match, allow);
     }
 
     static const struct cidr link_local = {

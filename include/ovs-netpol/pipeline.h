@@ -144,6 +144,9 @@ enum np_table {
 const char *np_table_name(enum np_table);
 
 /* Priorities in the classify table. */
+#define NP_PRIO_POD_ND 210      /* A pod's neighbour discovery, checked.
+                                 * Above its IP flows: conntrack would call
+                                 * ND invalid and drop it. */
 #define NP_PRIO_POD_GUARD 200   /* A pod's own traffic, checked. */
 #define NP_PRIO_POD_DROP 100    /* Everything else from a pod port. */
 #define NP_PRIO_PORT_ND 60      /* Neighbour discovery from other ports. */
