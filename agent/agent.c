@@ -16,7 +16,8 @@
 
 /* agent.c: the agent's core (agent.h): the cluster state, the run that
  * compiles it and hands the flows to ofctrl, and the control commands.  Its
- * inputs are the sources (ovsdb-monitor.c, manifest-watch.c), its output
+ * inputs are the sources (ovsdb-monitor.c, manifest-watch.c,
+ * k8s-source.c), its output
  * ofctrl.c; it does no I/O of its own. */
 
 #include <config.h>
@@ -33,11 +34,12 @@
 #include <openvswitch/list.h>
 #include <openvswitch/vlog.h>
 #include "control.h"
+#include "k8s-source.h"
 #include "manifest-watch.h"
 #include "ofctrl.h"
 #include "ovs-netpol/cidr.h"
 #include "ovs-netpol/cluster.h"
-#include "ovs-netpol/compiler.h"
+#include "ovs-netpol/engine.h"
 #include "ovs-netpol/conj-ids.h"
 #include "ovs-netpol/flow-set.h"
 #include "ovs-netpol/manifest.h"
@@ -52,6 +54,7 @@ struct waiter {
     struct agent *agent;
     struct control_request *req;
     bool sources_pending;       /* Waiting for the sources to catch up. */
+    int n_barriers;             /* Source barriers not yet completed. */
     uint64_t target_seq;        /* Then, for the switch to hold this. */
     long long int deadline;     /* msec, or LLONG_MAX. */
 };
@@ -63,21 +66,21 @@ struct agent {
 
     struct cluster cluster;
     struct conj_ids ids;
-    struct flow_set desired;
-    struct np_problems problems;        /* Of the last compile. */
-    struct compile_stats compile_stats;
+    struct engine *engine;      /* Created once every source has synced. */
+    struct flow_set tracked;    /* Flows the engine changed since the last
+                                 * put... */
+    bool full_put;              /* ...unless everything must be compared. */
 
     uint64_t change_seq;        /* Bumped by every change of 'cluster'. */
     uint64_t desired_seq;       /* The change_seq 'desired' reflects. */
-    bool dirty;                 /* 'cluster' changed since the compile. */
+    bool dirty;                 /* Changes not yet taken from the engine. */
     bool synced_once;           /* Every source delivered a full view. */
 
-    long long int last_compile_usec;
     long long int last_install_wall;    /* msec since the epoch, or 0. */
-    uint64_t n_compiles;
 
     struct ovsdb_monitor *ovsdb;
     struct manifest_watch *manifests;
+    struct k8s_source *k8s;
     struct ofctrl *ofctrl;
     struct control_server *control;
 
@@ -106,6 +109,17 @@ agent_changed(struct agent *agent)
 
 /* Sources. */
 
+/* A source changed one object in the cluster: tell the engine. */
+static void
+object_changed_cb(enum np_kind kind, const char *ns, const char *name,
+                  void *agent_)
+{
+    struct agent *agent = agent_;
+    if (agent->engine) {
+        engine_object_changed(agent->engine, kind, ns, name);
+    }
+}
+
 static void
 ports_changed_cb(void *agent_)
 {
@@ -117,7 +131,11 @@ ports_changed_cb(void *agent_)
     struct local_port *port;
     HMAP_FOR_EACH_SAFE (port, node, &cluster->ports) {
         if (!ovsdb_monitor_find_port(agent->ovsdb, port->ofport)) {
-            cluster_delete_port(cluster, port->ofport);
+            uint32_t ofport = port->ofport;
+            cluster_delete_port(cluster, ofport);
+            if (agent->engine) {
+                engine_port_changed(agent->engine, ofport);
+            }
             changed = true;
         }
     }
@@ -127,8 +145,14 @@ ports_changed_cb(void *agent_)
                                                          new->ofport);
         if (!old || !local_port_equal(old, new)) {
             cluster_set_port(cluster, local_port_clone(new));
+            if (agent->engine) {
+                engine_port_changed(agent->engine, new->ofport);
+            }
             changed = true;
         }
+    }
+    if (changed && agent->k8s) {
+        k8s_source_check_node(agent->k8s, cluster);
     }
     if (changed || !agent->synced_once) {
         agent_changed(agent);
@@ -139,8 +163,21 @@ static void
 manifests_changed_cb(void *agent_)
 {
     struct agent *agent = agent_;
-    if (manifest_watch_apply(agent->manifests, &agent->cluster)
+    if (manifest_watch_apply(agent->manifests, &agent->cluster,
+                             object_changed_cb, agent)
         || !agent->synced_once) {
+        agent_changed(agent);
+    }
+}
+
+static void
+k8s_changed_cb(void *agent_)
+{
+    struct agent *agent = agent_;
+    if (k8s_source_apply(agent->k8s, &agent->cluster, object_changed_cb,
+                         agent)
+        || !agent->synced_once) {
+        k8s_source_check_node(agent->k8s, &agent->cluster);
         agent_changed(agent);
     }
 }
@@ -150,43 +187,50 @@ sources_synced(const struct agent *agent)
 {
     return (ovsdb_monitor_is_synced(agent->ovsdb)
             && (!agent->manifests
-                || manifest_watch_is_synced(agent->manifests)));
+                || manifest_watch_is_synced(agent->manifests, NULL))
+            && (!agent->k8s || k8s_source_is_synced(agent->k8s)));
 }
 
 /* The run. */
 
 static void
-log_compile_problems(const struct agent *agent)
+log_problems(const struct agent *agent)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 20);
-    for (size_t i = 0; i < agent->problems.n; i++) {
+    struct np_problems problems;
+
+    np_problems_init(&problems);
+    engine_get_problems(agent->engine, &problems);
+    for (size_t i = 0; i < problems.n; i++) {
         struct ds s = DS_EMPTY_INITIALIZER;
-        np_problem_format(&agent->problems.items[i], &s);
+        np_problem_format(&problems.items[i], &s);
         VLOG_WARN_RL(&rl, "%s", ds_cstr(&s));
         ds_destroy(&s);
     }
+    np_problems_destroy(&problems);
 }
 
+/* Takes what the engine changed since the last time into 'tracked'. */
 static void
-agent_compile(struct agent *agent)
+agent_take_changes(struct agent *agent)
 {
-    long long int start = np_time_usec();
-    struct flow_set flows;
-
-    flow_set_init(&flows);
-    np_problems_clear(&agent->problems);
-    compile_full(&agent->cluster, &agent->config, &agent->ids, &flows,
-                 &agent->problems, &agent->compile_stats);
-    flow_set_swap(&agent->desired, &flows);
-    flow_set_destroy(&flows);
-
-    agent->last_compile_usec = np_time_usec() - start;
+    struct flow_set tracked;
+    flow_set_init(&tracked);
+    if (!engine_take_tracked(agent->engine, &tracked)) {
+        agent->full_put = true;
+    }
+    struct np_flow *flow;
+    HMAP_FOR_EACH_POP (flow, node, &tracked.flows) {
+        if (flow_set_find_flow(&agent->tracked, flow)) {
+            np_flow_destroy(flow);
+        } else {
+            flow_set_insert(&agent->tracked, flow);
+        }
+    }
+    flow_set_destroy(&tracked);
     agent->desired_seq = agent->change_seq;
     agent->dirty = false;
-    agent->n_compiles++;
-    log_compile_problems(agent);
-    VLOG_DBG("compiled %zu flows in %lld us", flow_set_count(&agent->desired),
-             agent->last_compile_usec);
+    log_problems(agent);
 }
 
 static void
@@ -235,16 +279,29 @@ agent_run(struct agent *agent)
             return;
         }
         agent->synced_once = true;
+        agent->engine = engine_create(&agent->cluster, &agent->config,
+                                      &agent->ids);
         VLOG_INFO("every source has delivered its first full view; "
                   "installing policy");
     }
     if (agent->dirty) {
-        agent_compile(agent);
+        agent_take_changes(agent);
     }
-    if (ofctrl_installed_seq(agent->ofctrl) < agent->desired_seq
-        && ofctrl_put(agent->ofctrl, &agent->desired, agent->desired_seq)
-        && ofctrl_installed_seq(agent->ofctrl) >= agent->desired_seq) {
-        agent->last_install_wall = wall_msec();
+
+    /* Only what the engine changed, unless the switch needs everything
+     * compared (a reconnection, a refused bundle, a rebuild). */
+    const struct flow_set *desired = engine_flows(agent->engine);
+    struct ofctrl *ofctrl = agent->ofctrl;
+    if (ofctrl_installed_seq(ofctrl) < agent->desired_seq
+        && (agent->full_put || ofctrl_wants_full(ofctrl)
+            ? ofctrl_put(ofctrl, desired, agent->desired_seq)
+            : ofctrl_put_tracked(ofctrl, desired, &agent->tracked,
+                                 agent->desired_seq))) {
+        agent->full_put = false;
+        flow_set_clear(&agent->tracked);
+        if (ofctrl_installed_seq(ofctrl) >= agent->desired_seq) {
+            agent->last_install_wall = wall_msec();
+        }
     }
     answer_waiters(agent);
 }
@@ -279,12 +336,16 @@ waiter_timer_cb(evutil_socket_t fd, short events, void *agent_)
 
 /* Control commands. */
 
-/* The OVSDB round trip of a "wait-sync" is done: every port change made
- * before the request has been applied. */
+/* A source barrier of a "wait-sync" is done (the OVSDB round trip, or the
+ * API server's current resourceVersion reached).  Once all are, every
+ * change made before the request has been applied. */
 static void
 waiter_sources_done(void *w_)
 {
     struct waiter *w = w_;
+    if (--w->n_barriers) {
+        return;
+    }
     w->sources_pending = false;
     w->target_seq = w->agent->change_seq;
     event_active(w->agent->run_event, EV_TIMEOUT, 0);
@@ -311,7 +372,11 @@ cmd_wait_sync(struct control_request *req, const json_t *args, void *agent_)
                    ? np_time_msec() + json_number_value(timeout) * 1000
                    : LLONG_MAX);
     ovs_list_push_back(&agent->waiters, &w->node);
+    w->n_barriers = 1 + (agent->k8s != NULL);
     ovsdb_monitor_barrier(agent->ovsdb, waiter_sources_done, w);
+    if (agent->k8s) {
+        k8s_source_barrier(agent->k8s, waiter_sources_done, w);
+    }
 
     struct timeval tv = { 0, 200 * 1000 };
     evtimer_add(agent->waiter_timer, &tv);
@@ -444,14 +509,24 @@ sources_to_json(const struct agent *agent)
     if (agent->manifests) {
         struct manifest_watch_stats ms;
         manifest_watch_get_stats(agent->manifests, &ms);
+        char *why;
+        bool synced = manifest_watch_is_synced(agent->manifests, &why);
         json_object_set_new(j, "manifests", json_pack(
             "{sbsIsIsIsIsI}",
-            "synced", manifest_watch_is_synced(agent->manifests),
+            "synced", synced,
             "files", (json_int_t) ms.n_files,
             "objects", (json_int_t) ms.n_objects,
             "scans", (json_int_t) ms.n_scans,
             "file_errors", (json_int_t) ms.n_file_errors,
             "object_errors", (json_int_t) ms.n_object_errors));
+        if (why) {
+            json_object_set_new(json_object_get(j, "manifests"),
+                                "waiting_for", json_string(why));
+            free(why);
+        }
+    }
+    if (agent->k8s) {
+        json_object_set_new(j, "k8s", k8s_source_status(agent->k8s));
     }
     return j;
 }
@@ -460,29 +535,37 @@ static void
 cmd_status(struct control_request *req, const json_t *args, void *agent_)
 {
     struct agent *agent = agent_;
-    const struct compile_stats *cs = &agent->compile_stats;
+    struct engine_stats es;
+    memset(&es, 0, sizeof es);
+    if (agent->engine) {
+        engine_get_stats(agent->engine, &es);
+    }
     json_t *status = json_object();
 
     json_object_set_new(status, "synced", json_boolean(
                             agent->synced_once && !agent->dirty
                             && ofctrl_installed_seq(agent->ofctrl)
                                >= agent->desired_seq));
+    json_object_set_new(status, "node_name", agent->opts.node_name
+                        ? json_string(agent->opts.node_name) : json_null());
     json_object_set_new(status, "change_seq",
                         json_integer(agent->change_seq));
     json_object_set_new(status, "desired_seq",
                         json_integer(agent->desired_seq));
     json_object_set_new(status, "last_install_wall_msec",
                         json_integer(agent->last_install_wall));
-    json_object_set_new(status, "compile", json_pack(
-        "{sIsIsIsIsIsIsIsI}",
-        "compiles", (json_int_t) agent->n_compiles,
-        "last_usec", (json_int_t) agent->last_compile_usec,
-        "flows", (json_int_t) flow_set_count(&agent->desired),
-        "local_pods", (json_int_t) cs->n_local_pods,
-        "policies", (json_int_t) cs->n_policies,
-        "policies_local", (json_int_t) cs->n_policies_local,
-        "conjunctions", (json_int_t) cs->n_conjunctions,
-        "bands", (json_int_t) cs->n_bands));
+    json_object_set_new(status, "engine", json_pack(
+        "{sIsIsIsIsIsIsIsIsIsI}",
+        "events", (json_int_t) es.n_events,
+        "rebuilds", (json_int_t) es.n_rebuilds,
+        "last_event_usec", (json_int_t) es.last_event_usec,
+        "max_event_usec", (json_int_t) es.max_event_usec,
+        "last_rebuild_usec", (json_int_t) es.last_rebuild_usec,
+        "flows", (json_int_t) es.n_flows,
+        "policies_local", (json_int_t) es.n_active_policies,
+        "conjunctions", (json_int_t) es.n_variants,
+        "peer_sets", (json_int_t) es.n_peer_sets,
+        "bands", (json_int_t) es.n_bands));
     json_object_set_new(status, "counts", json_pack(
         "{sIsIsI}",
         "namespaces", (json_int_t) hmap_count(&agent->cluster.namespaces),
@@ -492,8 +575,14 @@ cmd_status(struct control_request *req, const json_t *args, void *agent_)
     json_object_set_new(status, "switch", switch_to_json(agent));
     json_object_set_new(status, "ports", ports_to_json(agent));
     json_object_set_new(status, "rules", rules_to_json(agent));
+    struct np_problems problems;
+    np_problems_init(&problems);
+    if (agent->engine) {
+        engine_get_problems(agent->engine, &problems);
+    }
     json_object_set_new(status, "problems",
-                        problems_to_json(&agent->problems, json_array()));
+                        problems_to_json(&problems, json_array()));
+    np_problems_destroy(&problems);
     control_request_reply(req, status);
 }
 
@@ -508,7 +597,9 @@ cmd_flows(struct control_request *req, const json_t *args, void *agent_)
 {
     struct agent *agent = agent_;
     struct ds s = DS_EMPTY_INITIALIZER;
-    flow_set_format(&agent->desired, &s);
+    if (agent->engine) {
+        flow_set_format(engine_flows(agent->engine), &s);
+    }
     control_request_reply(req, json_string(ds_cstr(&s)));
     ds_destroy(&s);
 }
@@ -517,6 +608,9 @@ static void
 cmd_recompute(struct control_request *req, const json_t *args, void *agent_)
 {
     struct agent *agent = agent_;
+    if (agent->engine) {
+        engine_rebuild(agent->engine);
+    }
     agent_changed(agent);
     control_request_reply(req, json_pack("{sI}", "change_seq",
                                          (json_int_t) agent->change_seq));
@@ -563,8 +657,7 @@ agent_create(struct event_base *base, const struct agent_options *opts)
     agent->config = opts->config;
     cluster_init(&agent->cluster);
     conj_ids_init(&agent->ids);
-    flow_set_init(&agent->desired);
-    np_problems_init(&agent->problems);
+    flow_set_init(&agent->tracked);
     ovs_list_init(&agent->waiters);
     agent->run_event = event_new(base, -1, 0, run_cb, agent);
     agent->waiter_timer = evtimer_new(base, waiter_timer_cb, agent);
@@ -588,6 +681,9 @@ agent_create(struct event_base *base, const struct agent_options *opts)
         agent->manifests = manifest_watch_create(base, opts->manifests,
                                                  opts->n_manifests,
                                                  manifests_changed_cb, agent);
+    } else if (opts->k8s) {
+        agent->k8s = k8s_source_create(base, opts->k8s, k8s_changed_cb,
+                                       agent);
     }
     agent->ofctrl = ofctrl_create(base, opts->openflow, switch_ready_cb,
                                   agent);
@@ -601,10 +697,12 @@ agent_destroy(struct agent *agent)
     if (!agent) {
         return;
     }
-    /* The OVSDB monitor goes first: its pending barriers point to
-     * waiters, and destroying it drops them without calling back. */
+    /* The sources go first: their pending barriers point to waiters, and
+     * destroying them drops the barriers without calling back. */
     ovsdb_monitor_destroy(agent->ovsdb);
     agent->ovsdb = NULL;
+    k8s_source_destroy(agent->k8s);
+    agent->k8s = NULL;
     struct waiter *w;
     LIST_FOR_EACH_POP (w, node, &agent->waiters) {
         if (w->req) {
@@ -617,8 +715,8 @@ agent_destroy(struct agent *agent)
     control_server_destroy(agent->control);
     event_free(agent->run_event);
     event_free(agent->waiter_timer);
-    np_problems_destroy(&agent->problems);
-    flow_set_destroy(&agent->desired);
+    engine_destroy(agent->engine);
+    flow_set_destroy(&agent->tracked);
     conj_ids_destroy(&agent->ids);
     cluster_destroy(&agent->cluster);
     free(agent);

@@ -44,6 +44,7 @@
 
 struct event_base;
 struct agent;
+struct k8s_config;
 
 struct agent_options {
     const char *bridge;             /* --bridge. */
@@ -52,6 +53,9 @@ struct agent_options {
     char **manifests;               /* --manifests (repeatable). */
     size_t n_manifests;
     const char *control;            /* --control: socket path. */
+    const struct k8s_config *k8s;   /* Kubernetes mode (--kubeconfig or
+                                     * in-cluster), or NULL. */
+    const char *node_name;          /* --node-name, or NULL. */
     struct np_config config;
 };
 

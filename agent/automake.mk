@@ -8,6 +8,12 @@ agent_libagent_a_SOURCES = \
 	agent/agent.h \
 	agent/control.c \
 	agent/control.h \
+	agent/k8s-client.c \
+	agent/k8s-client.h \
+	agent/k8s-config.c \
+	agent/k8s-config.h \
+	agent/k8s-source.c \
+	agent/k8s-source.h \
 	agent/manifest-files.c \
 	agent/ofctrl.c \
 	agent/ofctrl.h \

@@ -50,6 +50,7 @@ struct watched_file {
     size_t n_objects;
     struct np_problems problems;        /* Of the last read. */
     bool seen;                  /* Found by the current scan. */
+    bool ever_parsed;           /* Has parsed as a whole at least once. */
 };
 
 struct manifest_watch {
@@ -60,7 +61,9 @@ struct manifest_watch {
     void *aux;
 
     struct hmap files;          /* Contains struct watched_file. */
-    bool synced;
+    bool scanned;               /* The first scan is done. */
+    char *missing;              /* A --manifests path that does not exist
+                                 * (as of the last scan), or NULL. */
 
     int inotify_fd;
     struct event *inotify_event;
@@ -228,6 +231,7 @@ refresh_file(struct manifest_watch *mw, struct watched_file *wf,
         mw->stats.n_object_errors += problems.n;
         keep_last_valid(wf, &file, &wf->problems);
 
+        wf->ever_parsed = true;
         free_objects(wf->objects, wf->n_objects);
         wf->objects = file.objects;
         wf->n_objects = file.n_objects;
@@ -250,6 +254,9 @@ scan_path(struct manifest_watch *mw, const char *top)
     bool changed = false;
 
     int error = manifest_collect_paths(top, &paths, &n_paths);
+    if (error && !mw->missing) {
+        mw->missing = np_xasprintf("%s: %s", top, np_strerror(error));
+    }
     if (error) {
         /* The whole path is gone: keep what it held (see the header). */
         static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(2, 2);
@@ -330,6 +337,8 @@ manifest_watch_rescan(struct manifest_watch *mw)
     bool changed = false;
 
     mw->stats.n_scans++;
+    free(mw->missing);
+    mw->missing = NULL;
     HMAP_FOR_EACH (wf, node, &mw->files) {
         wf->seen = false;
     }
@@ -346,8 +355,8 @@ manifest_watch_rescan(struct manifest_watch *mw)
         }
     }
     add_inotify_watches(mw);
-    if (!mw->synced) {
-        mw->synced = true;
+    if (!mw->scanned) {
+        mw->scanned = true;
         changed = true;
     }
     return changed;
@@ -441,6 +450,7 @@ manifest_watch_destroy(struct manifest_watch *mw)
         close(mw->inotify_fd);
     }
     event_free(mw->rescan_timer);
+    free(mw->missing);
     for (size_t i = 0; i < mw->n_paths; i++) {
         free(mw->paths[i]);
     }
@@ -449,9 +459,28 @@ manifest_watch_destroy(struct manifest_watch *mw)
 }
 
 bool
-manifest_watch_is_synced(const struct manifest_watch *mw)
+manifest_watch_is_synced(const struct manifest_watch *mw, char **why)
 {
-    return mw->synced;
+    char *reason = NULL;
+    if (!mw->scanned) {
+        reason = np_xstrdup("not read yet");
+    } else if (mw->missing) {
+        reason = np_xstrdup(mw->missing);
+    } else {
+        const struct watched_file *wf;
+        HMAP_FOR_EACH (wf, node, &mw->files) {
+            if (!wf->ever_parsed) {
+                reason = np_xasprintf("%s has never parsed", wf->path);
+                break;
+            }
+        }
+    }
+    if (why) {
+        *why = reason;
+    } else {
+        free(reason);
+    }
+    return !reason;
 }
 
 /* Applying to the cluster. */
@@ -552,9 +581,28 @@ object_equals_cluster(const struct cluster *cluster,
     return false;
 }
 
-size_t
-manifest_watch_apply(struct manifest_watch *mw, struct cluster *cluster)
+/* Calls 'changed' for the object of 'kind' 'ns'/'name'. */
+struct change_cb {
+    void (*cb)(enum np_kind, const char *ns, const char *name, void *aux);
+    void *aux;
+};
+
+static void
+notify(const struct change_cb *cb, enum np_kind kind, const char *ns,
+       const char *name)
 {
+    if (cb->cb) {
+        cb->cb(kind, ns, name, cb->aux);
+    }
+}
+
+size_t
+manifest_watch_apply(struct manifest_watch *mw, struct cluster *cluster,
+                     void (*changed)(enum np_kind, const char *ns,
+                                     const char *name, void *aux),
+                     void *aux)
+{
+    struct change_cb cb = { changed, aux };
     struct hmap merged = HMAP_INITIALIZER(&merged);
     size_t n_changes = 0;
 
@@ -564,15 +612,22 @@ manifest_watch_apply(struct manifest_watch *mw, struct cluster *cluster)
     struct np_namespace *ns;
     HMAP_FOR_EACH_SAFE (ns, node, &cluster->namespaces) {
         if (!merged_find(&merged, NP_KIND_NAMESPACE, "", ns->name)) {
-            cluster_delete_namespace(cluster, ns->name);
+            char *name = np_xstrdup(ns->name);
+            cluster_delete_namespace(cluster, name);
+            notify(&cb, NP_KIND_NAMESPACE, "", name);
+            free(name);
             n_changes++;
         }
     }
     struct np_pod *pod;
     HMAP_FOR_EACH_SAFE (pod, node, &cluster->pods) {
         if (!merged_find(&merged, NP_KIND_POD, pod->namespace, pod->name)) {
-            hmap_remove(&cluster->pods, &pod->node);
-            np_pod_destroy(pod);
+            char *pod_ns = np_xstrdup(pod->namespace);
+            char *name = np_xstrdup(pod->name);
+            cluster_delete_pod(cluster, pod_ns, name);
+            notify(&cb, NP_KIND_POD, pod_ns, name);
+            free(pod_ns);
+            free(name);
             n_changes++;
         }
     }
@@ -580,8 +635,12 @@ manifest_watch_apply(struct manifest_watch *mw, struct cluster *cluster)
     HMAP_FOR_EACH_SAFE (policy, node, &cluster->policies) {
         if (!merged_find(&merged, NP_KIND_POLICY, policy->namespace,
                          policy->name)) {
-            hmap_remove(&cluster->policies, &policy->node);
-            np_policy_destroy(policy);
+            char *policy_ns = np_xstrdup(policy->namespace);
+            char *name = np_xstrdup(policy->name);
+            cluster_delete_policy(cluster, policy_ns, name);
+            notify(&cb, NP_KIND_POLICY, policy_ns, name);
+            free(policy_ns);
+            free(name);
             n_changes++;
         }
     }
@@ -592,6 +651,8 @@ manifest_watch_apply(struct manifest_watch *mw, struct cluster *cluster)
         if (!object_equals_cluster(cluster, mo->obj)) {
             struct np_object copy = clone_object(mo->obj);
             cluster_set_object(cluster, &copy);
+            notify(&cb, mo->obj->kind, np_object_namespace(mo->obj),
+                   np_object_name(mo->obj));
             n_changes++;
         }
         free(mo);

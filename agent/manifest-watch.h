@@ -69,12 +69,20 @@ void manifest_watch_destroy(struct manifest_watch *);
 bool manifest_watch_rescan(struct manifest_watch *);
 
 /* Brings the Namespaces, Pods and NetworkPolicies of 'cluster' in line with
- * the manifests: sets what is new or changed, deletes what is gone.  Leaves
- * ports alone.  Returns the number of objects changed. */
-size_t manifest_watch_apply(struct manifest_watch *, struct cluster *);
+ * the manifests: sets what is new or changed, deletes what is gone, calling
+ * 'changed' (if nonnull) after each.  Leaves ports alone.  Returns the
+ * number of objects changed. */
+size_t manifest_watch_apply(struct manifest_watch *, struct cluster *,
+                            void (*changed)(enum np_kind, const char *ns,
+                                            const char *name, void *aux),
+                            void *aux);
 
-/* True after the first complete scan. */
-bool manifest_watch_is_synced(const struct manifest_watch *);
+/* True once the manifests have been read completely: every --manifests
+ * path exists and every file in them has parsed at least once.  Until
+ * then the view is incomplete, and acting on it could open traffic that a
+ * policy in a missing or broken file closes (fail closed: the agent waits).
+ * If not synced, stores in '*why' (if nonnull) a malloc'd reason. */
+bool manifest_watch_is_synced(const struct manifest_watch *, char **why);
 
 struct manifest_watch_stats {
     uint64_t n_scans;           /* Rescans. */

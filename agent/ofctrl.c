@@ -112,6 +112,7 @@ struct ofctrl {
     struct event *job_done;     /* Activated by the worker. */
     int backoff_msec;
     long long int retry_after;  /* No bundle before this time (msec). */
+    bool wants_full;            /* The next put must compare everything. */
 
     /* Shared with the worker thread, under 'mutex'. */
     pthread_t worker;
@@ -476,8 +477,10 @@ handle_bundle_done(struct ofctrl *ofctrl, struct job *job)
         ofctrl->installed_seq = ofctrl->pending_seq;
         ofctrl_become_idle(ofctrl);
     } else if (job->n_failed_xids || job->error == EPROTO) {
-        /* The switch refused the bundle, so nothing changed (atomic). */
+        /* The switch refused the bundle, so nothing changed (atomic), and
+         * the changes it held must be sent again. */
         ofctrl->stats.n_bundle_errors++;
+        ofctrl->wants_full = true;
         log_bundle_errors(ofctrl, job);
         discard_pending(ofctrl);
         ofctrl->retry_after = np_time_msec() + RETRY_AFTER_ERROR_MSEC;
@@ -521,6 +524,7 @@ job_done_cb(evutil_socket_t fd, short events, void *ofctrl_)
         } else {
             flow_set_swap(&ofctrl->installed, &job->dumped);
             ofctrl->installed_seq = 0;
+            ofctrl->wants_full = true;
             ofctrl->stats.last_dump_usec = job->usec;
             ofctrl->stats.last_dump_flows = flow_set_count(&ofctrl->installed);
             VLOG_INFO("%s: %zu of our flows in the switch",
@@ -680,28 +684,22 @@ encode_change(const struct flow_change *change, uint32_t index)
     return msg;
 }
 
-bool
-ofctrl_put(struct ofctrl *ofctrl, const struct flow_set *desired,
-           uint64_t seq)
+/* Sends 'changes' (which point into 'installed' and the desired set) as
+ * one bundle, or records 'seq' at once if there are none. */
+static void
+ofctrl_send(struct ofctrl *ofctrl, const struct flow_changes *changes,
+            uint64_t seq)
 {
-    if (!ofctrl_is_ready(ofctrl)) {
-        return false;
-    }
-
-    struct flow_changes changes;
-    flow_changes_init(&changes);
-    flow_set_diff(&ofctrl->installed, desired, &changes);
-    if (!changes.n) {
+    if (!changes->n) {
         ofctrl->installed_seq = seq;
-        flow_changes_destroy(&changes);
-        return true;
+        return;
     }
 
     struct job *job = job_create(JOB_BUNDLE);
-    ofctrl->pending = np_xmalloc(changes.n * sizeof *ofctrl->pending);
-    ofctrl->n_pending = changes.n;
-    for (size_t i = 0; i < changes.n; i++) {
-        const struct flow_change *change = &changes.changes[i];
+    ofctrl->pending = np_xmalloc(changes->n * sizeof *ofctrl->pending);
+    ofctrl->n_pending = changes->n;
+    for (size_t i = 0; i < changes->n; i++) {
+        const struct flow_change *change = &changes->changes[i];
         struct pending_change *pc = &ofctrl->pending[i];
 
         pc->type = change->type;
@@ -722,13 +720,61 @@ ofctrl_put(struct ofctrl *ofctrl, const struct flow_set *desired,
         case FLOW_DELETE: ofctrl->stats.n_deletes++; break;
         }
     }
-    flow_changes_destroy(&changes);
 
     ofctrl->pending_seq = seq;
     ofctrl->state = S_INSTALLING;
     evtimer_del(ofctrl->timer);
     ofctrl_submit(ofctrl, job);
+}
+
+bool
+ofctrl_put(struct ofctrl *ofctrl, const struct flow_set *desired,
+           uint64_t seq)
+{
+    if (!ofctrl_is_ready(ofctrl)) {
+        return false;
+    }
+    struct flow_changes changes;
+    flow_changes_init(&changes);
+    flow_set_diff(&ofctrl->installed, desired, &changes);
+    ofctrl_send(ofctrl, &changes, seq);
+    flow_changes_destroy(&changes);
+    ofctrl->wants_full = false;
     return true;
+}
+
+bool
+ofctrl_put_tracked(struct ofctrl *ofctrl, const struct flow_set *desired,
+                   const struct flow_set *tracked, uint64_t seq)
+{
+    if (!ofctrl_is_ready(ofctrl)) {
+        return false;
+    }
+    ovs_assert(!ofctrl->wants_full);
+
+    struct flow_changes changes;
+    flow_changes_init(&changes);
+    const struct np_flow *t;
+    HMAP_FOR_EACH (t, node, &tracked->flows) {
+        const struct np_flow *old = flow_set_find_flow(&ofctrl->installed, t);
+        const struct np_flow *new = flow_set_find_flow(desired, t);
+        if (old && !new) {
+            flow_changes_add(&changes, FLOW_DELETE, old, NULL);
+        } else if (!old && new) {
+            flow_changes_add(&changes, FLOW_ADD, NULL, new);
+        } else if (old && new && !np_flow_same_content(old, new)) {
+            flow_changes_add(&changes, FLOW_MODIFY, old, new);
+        }
+    }
+    ofctrl_send(ofctrl, &changes, seq);
+    flow_changes_destroy(&changes);
+    return true;
+}
+
+bool
+ofctrl_wants_full(const struct ofctrl *ofctrl)
+{
+    return ofctrl->wants_full;
 }
 
 uint64_t

@@ -102,6 +102,17 @@ const char *ofctrl_state_name(const struct ofctrl *);
 bool ofctrl_put(struct ofctrl *, const struct flow_set *desired,
                 uint64_t seq);
 
+/* Like ofctrl_put(), but compares only the flows whose identities are in
+ * 'tracked' (as engine_take_tracked() reports them): the cost is
+ * proportional to the change, not to the flow set.  The caller must use
+ * ofctrl_put() instead while ofctrl_wants_full() is true. */
+bool ofctrl_put_tracked(struct ofctrl *, const struct flow_set *desired,
+                        const struct flow_set *tracked, uint64_t seq);
+
+/* Whether the next put must compare everything: after a (re)connection or
+ * a refused bundle, what changed since the last put is not enough. */
+bool ofctrl_wants_full(const struct ofctrl *);
+
 /* The sequence number of the last desired state the switch holds, or 0. */
 uint64_t ofctrl_installed_seq(const struct ofctrl *);
 

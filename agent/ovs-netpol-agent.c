@@ -34,6 +34,7 @@
 #include <openvswitch/util.h>
 #include <openvswitch/vlog.h>
 #include "agent.h"
+#include "k8s-config.h"
 #include "ovs-netpol/pipeline.h"
 #include "ovs-netpol/util.h"
 
@@ -44,6 +45,8 @@ struct daemon_options {
     char *pidfile;              /* NULL: no pidfile. */
     bool detach;
     size_t allocated_manifests;
+    char *kubeconfig;           /* --kubeconfig, or NULL. */
+    struct k8s_config k8s;      /* Kubernetes mode's configuration. */
 };
 
 static const char *
@@ -68,10 +71,25 @@ usage(void)
            "  --control=PATH         control socket for ovs-netpolctl "
            "(default\n"
            "                         $OVS_RUNDIR/ovs-netpol.ctl)\n"
-           "\nPolicy source:\n"
+           "\nPolicy source (exactly one):\n"
            "  --manifests=PATH       read objects from a file or directory "
            "(repeatable),\n"
            "                         reloaded when it changes\n"
+           "  --kubeconfig=FILE      list and watch the Kubernetes API "
+           "server of FILE's\n"
+           "                         current-context; without either "
+           "option, in a pod\n"
+           "                         (KUBERNETES_SERVICE_HOST set), the "
+           "service account's\n"
+           "                         in-cluster configuration\n"
+           "  --node-name=NAME       this node (default $NODE_NAME); pods "
+           "on OVS ports that\n"
+           "                         the API server places elsewhere are "
+           "reported\n"
+           "  --k8s-stall-timeout=S  restart a watch silent for S seconds "
+           "(default %d,\n"
+           "                         twice the API server's bookmark "
+           "interval)\n"
            "\nPipeline:\n"
            "  --first-table=N        first of our 5 tables (default 0)\n"
            "  --next-table=N         allowed traffic goes to table N "
@@ -90,6 +108,7 @@ usage(void)
            "OVS_RUNDIR defaults to /var/run/openvswitch.  SIGTERM stops the "
            "agent\nand leaves its flows in place (pods stay protected); "
            "SIGHUP reopens\nthe log file.\n",
+           K8S_DEFAULT_STALL_TIMEOUT_MS / 1000,
            NP_CONFIG_DEFAULT_CT_ZONE, NP_CONFIG_DEFAULT_EGRESS_REG,
            NP_CONFIG_DEFAULT_INGRESS_REG);
 }
@@ -139,6 +158,9 @@ enum {
     OPT_OPENFLOW,
     OPT_CONTROL,
     OPT_MANIFESTS,
+    OPT_KUBECONFIG,
+    OPT_NODE_NAME,
+    OPT_K8S_STALL_TIMEOUT,
     OPT_FIRST_TABLE,
     OPT_NEXT_TABLE,
     OPT_CT_ZONE,
@@ -157,6 +179,10 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
         { "openflow", required_argument, NULL, OPT_OPENFLOW },
         { "control", required_argument, NULL, OPT_CONTROL },
         { "manifests", required_argument, NULL, OPT_MANIFESTS },
+        { "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+        { "node-name", required_argument, NULL, OPT_NODE_NAME },
+        { "k8s-stall-timeout", required_argument, NULL,
+          OPT_K8S_STALL_TIMEOUT },
         { "first-table", required_argument, NULL, OPT_FIRST_TABLE },
         { "next-table", required_argument, NULL, OPT_NEXT_TABLE },
         { "ct-zone", required_argument, NULL, OPT_CT_ZONE },
@@ -196,6 +222,17 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
                                          a->n_manifests + 1,
                                          sizeof *a->manifests);
             a->manifests[a->n_manifests++] = absolute_path(optarg);
+            break;
+        case OPT_KUBECONFIG:
+            free(d->kubeconfig);
+            d->kubeconfig = absolute_path(optarg);
+            break;
+        case OPT_NODE_NAME:
+            a->node_name = optarg;
+            break;
+        case OPT_K8S_STALL_TIMEOUT:
+            d->k8s.stall_timeout_ms = parse_number("k8s-stall-timeout",
+                                                   optarg, 1, 86400) * 1000;
             break;
         case OPT_FIRST_TABLE:
             a->config.first_table = parse_number("first-table", optarg, 0,
@@ -242,6 +279,41 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
     }
 }
 
+/* Chooses the policy source: --manifests, --kubeconfig, or in a pod the
+ * in-cluster configuration; exactly one. */
+static void
+set_source(struct daemon_options *d)
+{
+    struct agent_options *a = &d->agent;
+    char *error = NULL;
+
+    if (!a->node_name) {
+        const char *env = getenv("NODE_NAME");
+        a->node_name = env && *env ? env : NULL;
+    }
+    if (d->kubeconfig && a->n_manifests) {
+        fatal("--manifests and --kubeconfig are exclusive: give one "
+              "policy source");
+    } else if (d->kubeconfig) {
+        error = k8s_config_from_kubeconfig(&d->k8s, d->kubeconfig);
+        free(d->kubeconfig);
+        d->kubeconfig = NULL;
+    } else if (a->n_manifests) {
+        return;
+    } else if (k8s_config_in_cluster_available()) {
+        error = k8s_config_in_cluster(&d->k8s);
+    } else {
+        fatal("no policy source: give --manifests=PATH or "
+              "--kubeconfig=FILE (or run in a pod, for the in-cluster "
+              "configuration)");
+    }
+    if (error) {
+        fatal("%s", error);
+    }
+    d->k8s.node_name = a->node_name ? np_xstrdup(a->node_name) : NULL;
+    a->k8s = &d->k8s;
+}
+
 static void
 set_defaults(struct agent_options *a)
 {
@@ -263,27 +335,50 @@ set_defaults(struct agent_options *a)
     }
 }
 
-/* Pidfile. */
+/* Pidfile.
+ *
+ * Locked with fcntl() for the life of the process, as Open vSwitch's
+ * daemons do: the lock, not the pid written in the file, says whether an
+ * agent runs, so a stale file (a killed agent, a reused pid) never blocks a
+ * start, and two agents can never share a pidfile. */
+
+static int pidfile_fd = -1;
 
 static void
 write_pidfile(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f) {
-        long pid;
-        if (fscanf(f, "%ld", &pid) == 1 && pid > 0 && pid != getpid()
-            && !kill(pid, 0)) {
-            fatal("%s: already running as pid %ld", path, pid);
-        }
-        fclose(f);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fatal("%s: cannot open pidfile (%s)", path, strerror(errno));
     }
-    char *tmp = np_xasprintf("%s.tmp", path);
-    f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%ld\n", (long) getpid()) < 0 || fclose(f)
-        || rename(tmp, path)) {
+    struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl(fd, F_SETLK, &lock) < 0) {
+        if (errno == EACCES || errno == EAGAIN) {
+            struct flock holder = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+            if (!fcntl(fd, F_GETLK, &holder) && holder.l_type != F_UNLCK) {
+                fatal("%s: already running as pid %ld", path,
+                      (long) holder.l_pid);
+            }
+            fatal("%s: already running", path);
+        }
+        fatal("%s: cannot lock pidfile (%s)", path, strerror(errno));
+    }
+    char text[32];
+    int len = snprintf(text, sizeof text, "%ld\n", (long) getpid());
+    if (ftruncate(fd, 0) || write(fd, text, len) != len) {
         fatal("%s: cannot write pidfile (%s)", path, strerror(errno));
     }
-    free(tmp);
+    pidfile_fd = fd;
+}
+
+static void
+remove_pidfile(const char *path)
+{
+    if (pidfile_fd >= 0) {
+        unlink(path);
+        close(pidfile_fd);
+        pidfile_fd = -1;
+    }
 }
 
 /* Detaching: the parent waits until the child has started the agent (or
@@ -331,6 +426,21 @@ detach_finish(int fd, bool ok)
     }
 }
 
+/* libopenvswitch's "timeval" module warns when a thread goes over a second
+ * between two of its poll loops ("Unreasonably long poll interval", with a
+ * dump of coverage counters).  Our OpenFlow worker thread waits on a
+ * condition variable between jobs, which it counts as one long interval:
+ * the warning would fire every second and mean nothing.  -v can still turn
+ * it back on. */
+static void
+quiet_libopenvswitch_timing(void)
+{
+    struct vlog_module *timeval = vlog_module_from_name("timeval");
+    if (timeval) {
+        vlog_set_levels(timeval, VLF_ANY_DESTINATION, VLL_ERR);
+    }
+}
+
 /* Signals. */
 
 static void
@@ -355,8 +465,11 @@ main(int argc, char *argv[])
 
     memset(&d, 0, sizeof d);
     ovs_set_program_name(argv[0], PACKAGE_VERSION);
+    quiet_libopenvswitch_timing();
     np_config_init(&d.agent.config);
+    k8s_config_init(&d.k8s);
     parse_options(argc, argv, &d);
+    set_source(&d);
     set_defaults(&d.agent);
     signal(SIGPIPE, SIG_IGN);
 
@@ -373,7 +486,7 @@ main(int argc, char *argv[])
     }
     if (!agent) {
         if (d.pidfile) {
-            unlink(d.pidfile);
+            remove_pidfile(d.pidfile);
         }
         return EXIT_FAILURE;
     }
@@ -395,9 +508,10 @@ main(int argc, char *argv[])
         event_free(sigs[i]);
     }
     agent_destroy(agent);
+    k8s_config_destroy(&d.k8s);
     event_base_free(base);
     if (d.pidfile) {
-        unlink(d.pidfile);
+        remove_pidfile(d.pidfile);
     }
     return EXIT_SUCCESS;
 }

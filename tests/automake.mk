@@ -50,8 +50,22 @@ unit_scripts = \
 
 integration_tests = \
 	tests/test-ovsdb-monitor \
+	tests/agent-cni-chain.sh \
+	tests/agent-daemon.sh \
+	tests/agent-faults.sh \
 	tests/compile-accepted.sh \
-	tests/sandbox.sh
+	tests/sandbox.sh \
+	$(k8s_tests)
+
+# Kubernetes mode, against tests/k8s-apiserver.py: the client without a
+# switch (no root), the DaemonSet manifest, then flows and packets, the
+# upstream conformance cases through watch events, and a soak of 100,000
+# events (about 40 s), in a sandbox (root).
+k8s_tests = \
+	tests/agent-k8s-client.sh \
+	tests/agent-k8s-deploy.sh \
+	tests/agent-k8s.sh \
+	tests/agent-k8s-soak.sh
 
 tests_test_ovsdb_monitor_SOURCES = tests/test-ovsdb-monitor.c
 tests_test_ovsdb_monitor_LDADD = $(agent_ldadd) $(CHECK_LIBS)
@@ -60,8 +74,11 @@ tests_test_ovsdb_monitor_CFLAGS = $(unit_test_cflags)
 check_PROGRAMS += $(unit_tests) tests/test-ovsdb-monitor
 TESTS += $(unit_tests) $(unit_scripts) $(integration_tests)
 dist_noinst_SCRIPTS += $(unit_scripts) tests/compile-accepted.sh \
-	tests/sandbox.sh
-EXTRA_DIST += tests/compile tests/manifests tests/netpol-e2e
+	tests/sandbox.sh tests/agent-cni-chain.sh tests/agent-daemon.sh \
+	tests/agent-faults.sh $(k8s_tests)
+EXTRA_DIST += tests/compile tests/manifests tests/netpol-e2e \
+	tests/lib-agent.sh tests/agent-k8s-lib.sh tests/k8s-apiserver.py \
+	tests/k8s-test-pki.sh utilities/k8s/ovs-netpol.yaml
 
 # Scripts find sources and binaries through these.
 AM_TESTS_ENVIRONMENT = top_srcdir='$(top_srcdir)'; \

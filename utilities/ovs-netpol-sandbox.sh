@@ -4,11 +4,17 @@
 #
 #   ovs-netpol-sandbox.sh [-v] start DIR [--bridge BR]
 #   ovs-netpol-sandbox.sh stop DIR
+#   ovs-netpol-sandbox.sh kill-switch DIR         (SIGKILL ovs-vswitchd)
+#   ovs-netpol-sandbox.sh start-switch DIR        (start it again, same db)
+#   ovs-netpol-sandbox.sh restart-switch DIR      (kill-switch, start-switch)
+#   ovs-netpol-sandbox.sh kill-ovsdb DIR          (SIGKILL ovsdb-server)
+#   ovs-netpol-sandbox.sh start-ovsdb DIR         (start it again, same db)
+#   ovs-netpol-sandbox.sh restart-ovsdb DIR       (kill-ovsdb, start-ovsdb)
 #   ovs-netpol-sandbox.sh env DIR                 (eval "$(... env DIR)")
 #   ovs-netpol-sandbox.sh add-pod DIR NS/NAME [--ip ADDR/LEN]... [--mac MAC]
 #                         [--ofport N] [--style antrea|ovn|none]
-#                         [--serve PORT[,PORT]...]
-#   ovs-netpol-sandbox.sh del-pod DIR NS/NAME
+#                         [--serve PORT[,PORT]...] [--no-wait]
+#   ovs-netpol-sandbox.sh del-pod DIR NS/NAME [--no-wait]
 #   ovs-netpol-sandbox.sh probe DIR NS/NAME ADDR PORT tcp|udp
 #                         [--timeout SECONDS] [--print]
 #   ovs-netpol-sandbox.sh exec DIR NS/NAME CMD...
@@ -38,6 +44,26 @@
 # veth ends: the userspace datapath does not complete partial checksums and
 # its conntrack would mark every such packet invalid.
 #
+# Crashing the switch.  kill-switch sends ovs-vswitchd SIGKILL and waits for
+# it to die, leaving what a crash leaves: its stale pidfile and sockets, the
+# bridge's devices and the veths in the switch netns, the database (ports,
+# ofports, external_ids) and ovsdb-server.  start-switch starts ovs-vswitchd
+# again on that database and returns once it has applied it (an ovs-vsctl
+# write waits for that): the bridge is back with the same ofports and no
+# flows, as after a real restart (userspace conntrack state is gone too).
+#
+# Crashing the database.  kill-ovsdb sends ovsdb-server SIGKILL and waits
+# for it to die; start-ovsdb starts it again on the same database file (its
+# stale pidfile, lock file and socket are taken over) and returns once it
+# answers.  ovs-vswitchd and every other client reconnect by themselves,
+# after their own back-off.
+#
+# Pods while the switch is down.  ovs-vsctl normally waits for ovs-vswitchd
+# to apply each change; add-pod and del-pod --no-wait only write the
+# database (the port rows), so they work while ovs-vswitchd is down.  The
+# switch gives the port its ofport (ofport_request) when it comes back, so
+# add-pod --no-wait neither checks nor reports the ofport.
+#
 # Exit status: 0 success; 1 failure (for `probe`: no reply); 2 usage error.
 
 set -eu
@@ -45,6 +71,7 @@ set -eu
 prog=ovs-netpol-sandbox
 here=$(cd "$(dirname "$0")" && pwd -P)
 verbose=0
+no_wait=''                      # --no-wait of add-pod and del-pod.
 
 # Debian's python3 starts in ~20 ms; a pyenv shim on PATH takes much longer.
 if [ -n "${OVS_NETPOL_PYTHON:-}" ]; then
@@ -217,8 +244,8 @@ load_sandbox() {
 
 vsctl() {
     # --timeout: ovs-vsctl waits for ovs-vswitchd to apply each change and
-    # would wait forever if it died.
-    ovs-vsctl --db="unix:$run/db.sock" --timeout=10 "$@"
+    # would wait forever if it died.  --no-wait: only the database.
+    ovs-vsctl --db="unix:$run/db.sock" --timeout=10 ${no_wait:+--no-wait} "$@"
 }
 
 netns_exists() {
@@ -283,11 +310,7 @@ cmd_start() {
     rm -f "$dir/db/conf.db" "$dir/db/.conf.db.~lock~"
     ovsdb-tool create "$dir/db/conf.db" \
         /usr/share/openvswitch/vswitch.ovsschema
-    run_detached ovsdb-server "$dir/db/conf.db" \
-        --remote="punix:$run/db.sock" \
-        --pidfile="$run/ovsdb-server.pid" \
-        -vconsole:off -vsyslog:off --log-file="$dir/log/ovsdb-server.log" \
-        --no-chdir --detach
+    start_ovsdb
     vsctl --no-wait init
 
     ip netns add "$swns"
@@ -296,12 +319,7 @@ cmd_start() {
     nsenter --net="/run/netns/$swns" sysctl -q -w \
         net.ipv6.conf.all.disable_ipv6=1 \
         net.ipv6.conf.default.disable_ipv6=1 >/dev/null
-    # `ip netns exec` (not nsenter) also gives the daemon a /sys of its own
-    # netns, which netdev code reads.
-    run_detached ip netns exec "$swns" ovs-vswitchd "unix:$run/db.sock" \
-        --pidfile="$run/ovs-vswitchd.pid" \
-        -vconsole:off -vsyslog:off --log-file="$dir/log/ovs-vswitchd.log" \
-        --no-chdir --detach
+    start_vswitchd
 
     # fail_mode=secure: no flows means no forwarding until someone installs
     # some (the agent, or a test's NORMAL).  OpenFlow 1.5 for the agent.
@@ -316,6 +334,98 @@ cmd_start() {
     vspid=$(pidfile_pid "$run/ovs-vswitchd.pid") || vspid='?'
     say "sandbox $dir: bridge $bridge, switch netns $swns," \
         "ovsdb-server pid $dbpid, ovs-vswitchd pid $vspid"
+}
+
+# Starts ovsdb-server on the sandbox's database.
+start_ovsdb() {
+    run_detached ovsdb-server "$dir/db/conf.db" \
+        --remote="punix:$run/db.sock" \
+        --pidfile="$run/ovsdb-server.pid" \
+        -vconsole:off -vsyslog:off --log-file="$dir/log/ovsdb-server.log" \
+        --no-chdir --detach
+}
+
+# Starts ovs-vswitchd in the switch netns on the sandbox's database.
+start_vswitchd() {
+    # `ip netns exec` (not nsenter) also gives the daemon a /sys of its own
+    # netns, which netdev code reads.
+    run_detached ip netns exec "$swns" ovs-vswitchd "unix:$run/db.sock" \
+        --pidfile="$run/ovs-vswitchd.pid" \
+        -vconsole:off -vsyslog:off --log-file="$dir/log/ovs-vswitchd.log" \
+        --no-chdir --detach
+}
+
+cmd_kill_switch() {
+    [ $# = 1 ] || usage_error "usage: kill-switch DIR"
+    load_sandbox "$1"
+    local pid left
+    pid=$(pidfile_pid "$run/ovs-vswitchd.pid") \
+        || die "kill-switch: ovs-vswitchd is not running"
+    kill -KILL "$pid" 2>/dev/null || true
+    left=$(wait_gone 50 "$pid")
+    [ -z "$left" ] || die "kill-switch: ovs-vswitchd pid $pid survived SIGKILL"
+    say "ovs-vswitchd pid $pid killed"
+}
+
+cmd_start_switch() {
+    [ $# = 1 ] || usage_error "usage: start-switch DIR"
+    load_sandbox "$1"
+    local pid
+    ! pid=$(pidfile_pid "$run/ovs-vswitchd.pid") \
+        || die "start-switch: ovs-vswitchd is running already (pid $pid)"
+    pidfile_pid "$run/ovsdb-server.pid" >/dev/null \
+        || die "start-switch: ovsdb-server is not running"
+    netns_exists "$swns" || die "start-switch: switch netns $swns is gone"
+    start_vswitchd
+    # ovs-vsctl waits for ovs-vswitchd to apply a write (next_cfg, cur_cfg)
+    # but not a write that changes nothing, so this one changes a key of its
+    # own, which nothing else reads.  When it returns, the daemon has read
+    # the whole database and built the bridge and its ports.
+    vsctl set Open_vSwitch . \
+        "external_ids:ovs-netpol-sandbox-switch-start=\"$EPOCHREALTIME\"" \
+        || die "start-switch: ovs-vswitchd did not apply the database"
+    [ -S "$run/$bridge.mgmt" ] || die "start-switch: $run/$bridge.mgmt missing"
+    pid=$(pidfile_pid "$run/ovs-vswitchd.pid") || pid='?'
+    say "ovs-vswitchd restarted: pid $pid"
+}
+
+cmd_restart_switch() {
+    [ $# = 1 ] || usage_error "usage: restart-switch DIR"
+    cmd_kill_switch "$1"
+    cmd_start_switch "$1"
+}
+
+cmd_kill_ovsdb() {
+    [ $# = 1 ] || usage_error "usage: kill-ovsdb DIR"
+    load_sandbox "$1"
+    local pid left
+    pid=$(pidfile_pid "$run/ovsdb-server.pid") \
+        || die "kill-ovsdb: ovsdb-server is not running"
+    kill -KILL "$pid" 2>/dev/null || true
+    left=$(wait_gone 50 "$pid")
+    [ -z "$left" ] || die "kill-ovsdb: ovsdb-server pid $pid survived SIGKILL"
+    say "ovsdb-server pid $pid killed"
+}
+
+cmd_start_ovsdb() {
+    [ $# = 1 ] || usage_error "usage: start-ovsdb DIR"
+    load_sandbox "$1"
+    local pid
+    ! pid=$(pidfile_pid "$run/ovsdb-server.pid") \
+        || die "start-ovsdb: ovsdb-server is running already (pid $pid)"
+    [ -f "$dir/db/conf.db" ] || die "start-ovsdb: $dir/db/conf.db is gone"
+    # --detach returns once the server listens.
+    start_ovsdb || die "start-ovsdb: ovsdb-server did not start"
+    vsctl --no-wait get Open_vSwitch . _uuid >/dev/null \
+        || die "start-ovsdb: ovsdb-server does not answer"
+    pid=$(pidfile_pid "$run/ovsdb-server.pid") || pid='?'
+    say "ovsdb-server restarted: pid $pid"
+}
+
+cmd_restart_ovsdb() {
+    [ $# = 1 ] || usage_error "usage: restart-ovsdb DIR"
+    cmd_kill_ovsdb "$1"
+    cmd_start_ovsdb "$1"
 }
 
 # Removes everything recorded under $dir: processes, netns (and with them
@@ -458,6 +568,7 @@ cmd_add_pod() {
             --ofport) ofport=$2; shift ;;
             --style) style=$2; shift ;;
             --serve) serve=$2; shift ;;
+            --no-wait) no_wait=1 ;;
             -v | --verbose) verbose=1 ;;
             -*) usage_error "add-pod: unknown option $1" ;;
             *) if [ -z "$d" ]; then d=$1
@@ -546,11 +657,13 @@ cmd_add_pod() {
     fi
     local got err
     got=$(vsctl get Interface "$pod_veth" ofport)
-    if [ "$got" = -1 ] || [ "$got" = '[]' ]; then
+    if [ -n "$no_wait" ]; then
+        got='(when the switch applies it)'
+    elif [ "$got" = -1 ] || [ "$got" = '[]' ]; then
         err=$(vsctl get Interface "$pod_veth" error)
         die "add-pod: OVS could not add $pod_veth: $err"
     fi
-    if [ -n "$ofport" ] && [ "$got" != "$ofport" ]; then
+    if [ -z "$no_wait" ] && [ -n "$ofport" ] && [ "$got" != "$ofport" ]; then
         die "add-pod: got ofport $got instead of $ofport (in use?)"
     fi
 
@@ -615,9 +728,19 @@ start_responder() {
 }
 
 cmd_del_pod() {
-    [ $# = 2 ] || usage_error "usage: del-pod DIR NS/NAME"
-    load_sandbox "$1"
-    load_pod "$2"
+    local args=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --no-wait) no_wait=1 ;;
+            -v | --verbose) verbose=1 ;;
+            -*) usage_error "del-pod: unknown option $1" ;;
+            *) args+=("$1") ;;
+        esac
+        shift
+    done
+    [ ${#args[@]} = 2 ] || usage_error "usage: del-pod DIR NS/NAME [--no-wait]"
+    load_sandbox "${args[0]}"
+    load_pod "${args[1]}"
     remove_pod
 }
 
@@ -785,6 +908,12 @@ main() {
     case $cmd in
         start) cmd_start "$@" ;;
         stop) cmd_stop "$@" ;;
+        kill-switch) cmd_kill_switch "$@" ;;
+        start-switch) cmd_start_switch "$@" ;;
+        restart-switch) cmd_restart_switch "$@" ;;
+        kill-ovsdb) cmd_kill_ovsdb "$@" ;;
+        start-ovsdb) cmd_start_ovsdb "$@" ;;
+        restart-ovsdb) cmd_restart_ovsdb "$@" ;;
         env) cmd_env "$@" ;;
         add-pod) cmd_add_pod "$@" ;;
         del-pod) cmd_del_pod "$@" ;;
