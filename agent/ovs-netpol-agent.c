@@ -47,6 +47,9 @@ struct daemon_options {
     size_t allocated_manifests;
     char *kubeconfig;           /* --kubeconfig, or NULL. */
     struct k8s_config k8s;      /* Kubernetes mode's configuration. */
+
+    /* The strings 'agent' points to that we allocated. */
+    char *control, *ovsdb, *openflow;
 };
 
 static const char *
@@ -214,7 +217,8 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
             a->openflow = optarg;
             break;
         case OPT_CONTROL:
-            a->control = absolute_path(optarg);
+            free(d->control);
+            a->control = d->control = absolute_path(optarg);
             break;
         case OPT_MANIFESTS:
             a->manifests = np_x2nrealloc(a->manifests,
@@ -315,19 +319,37 @@ set_source(struct daemon_options *d)
 }
 
 static void
-set_defaults(struct agent_options *a)
+daemon_options_destroy(struct daemon_options *d)
 {
+    for (size_t i = 0; i < d->agent.n_manifests; i++) {
+        free(d->agent.manifests[i]);
+    }
+    free(d->agent.manifests);
+    free(d->pidfile);
+    free(d->kubeconfig);
+    free(d->control);
+    free(d->ovsdb);
+    free(d->openflow);
+}
+
+static void
+set_defaults(struct daemon_options *d)
+{
+    struct agent_options *a = &d->agent;
+
     if (!a->bridge) {
         a->bridge = "br-int";
     }
     if (!a->ovsdb) {
-        a->ovsdb = np_xasprintf("unix:%s/db.sock", rundir());
+        a->ovsdb = d->ovsdb = np_xasprintf("unix:%s/db.sock", rundir());
     }
     if (!a->openflow) {
-        a->openflow = np_xasprintf("unix:%s/%s.mgmt", rundir(), a->bridge);
+        a->openflow = d->openflow = np_xasprintf("unix:%s/%s.mgmt", rundir(),
+                                                 a->bridge);
     }
     if (!a->control) {
-        a->control = np_xasprintf("%s/ovs-netpol.ctl", rundir());
+        a->control = d->control = np_xasprintf("%s/ovs-netpol.ctl",
+                                               rundir());
     }
     char *error = np_config_check(&a->config);
     if (error) {
@@ -470,7 +492,7 @@ main(int argc, char *argv[])
     k8s_config_init(&d.k8s);
     parse_options(argc, argv, &d);
     set_source(&d);
-    set_defaults(&d.agent);
+    set_defaults(&d);
     signal(SIGPIPE, SIG_IGN);
 
     int detach_fd = d.detach ? detach_start() : -1;
@@ -488,6 +510,9 @@ main(int argc, char *argv[])
         if (d.pidfile) {
             remove_pidfile(d.pidfile);
         }
+        k8s_config_destroy(&d.k8s);
+        event_base_free(base);
+        daemon_options_destroy(&d);
         return EXIT_FAILURE;
     }
     VLOG_INFO("ovs-netpol-agent %s started: bridge %s, control %s",
@@ -513,5 +538,6 @@ main(int argc, char *argv[])
     if (d.pidfile) {
         remove_pidfile(d.pidfile);
     }
+    daemon_options_destroy(&d);
     return EXIT_SUCCESS;
 }

@@ -58,7 +58,6 @@ k8s_setup() {
         command -v "$p" >/dev/null 2>&1 || skip "$p not installed"
     done
     must quietly sh "$k8s_srcdir/k8s-test-pki.sh" "$T/pki"
-    k8s_lsan_suppressions
 }
 
 # --- the fake API server ---------------------------------------------------
@@ -246,18 +245,6 @@ no_sanitizer_reports() {
         fi
     done
     [ "$bad" = 0 ]
-}
-
-# In a sanitizer build, leaks that are not the Kubernetes code's and that
-# would fail every run: the daemon's option strings (absolute_path(),
-# set_defaults()), kept until exit, and the online commands of
-# ovs-netpolctl (ctl-online.c), whose leak report would also eat their
-# output (LSan exits without flushing stdout).
-# XXX: remove once those are freed.
-k8s_lsan_suppressions() {
-    printf 'leak:%s\n' absolute_path set_defaults ctl-online.c \
-        >"$T/lsan.supp"
-    export LSAN_OPTIONS="suppressions=$T/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 }
 
 # --- flows against a full recompute -----------------------------------------

@@ -82,9 +82,8 @@ static json_t *
 transact(const struct ctl_options *opts, const char *command, json_t *args)
 {
     int fd = connect_agent(opts);
-    json_t *request = json_pack("{sisssO}", "id", 1, "command", command,
+    json_t *request = json_pack("{sissso}", "id", 1, "command", command,
                                 "args", args ? args : json_object());
-    json_decref(args);
     char *text = json_dumps(request, JSON_COMPACT);
     json_decref(request);
 
