@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openvswitch/dynamic-string.h>
 #include "flows/object-parse.h"
 #include "flows/selector.h"
@@ -72,9 +73,18 @@ heap_in_use(void)
 #endif
 }
 
-/* "Quickly", for hostile input: generous for a sanitizer build on a busy
- * machine, yet far below what the attacks cost without limits (minutes). */
+/* "Quickly", for hostile input: the parser's own CPU time, so that a busy
+ * machine does not count (wall-clock time does), generous for a sanitizer
+ * build, yet far below what the attacks cost without limits (minutes). */
 #define QUICK_MSEC 3000
+
+static long long int
+cpu_msec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
 
 /* Helpers. */
 
@@ -737,10 +747,10 @@ START_TEST(test_too_many_labels)
     struct np_object obj;
 
     np_problems_init(&problems);
-    long long int start = np_time_msec();
+    long long int start = cpu_msec();
     ck_assert_int_eq(np_object_from_json(pod, "watch", &obj, &problems),
                      NP_PARSE_INVALID);
-    ck_assert_int_lt(np_time_msec() - start, QUICK_MSEC);
+    ck_assert_int_lt(cpu_msec() - start, QUICK_MSEC);
     char *text = problems_text(&problems);
     ck_assert_str_eq(text, "watch: Pod default/p: metadata.labels: more "
                      "than 10000 labels");
@@ -1576,10 +1586,10 @@ START_TEST(test_billion_laughs)
         "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
         "kind: Pod\napiVersion: v1\nmetadata: {name: lol}\n";
     struct result result;
-    long long int start = np_time_msec();
+    long long int start = cpu_msec();
 
     parse(text, &result);
-    ck_assert_int_lt(np_time_msec() - start, QUICK_MSEC);
+    ck_assert_int_lt(cpu_msec() - start, QUICK_MSEC);
     ck_assert(!result.ok);
     ck_assert_uint_eq(result.n, 0);
     ck_assert_uint_eq(result.problems.n, 1);
@@ -1598,10 +1608,10 @@ static void
 assert_refused_quickly(const char *buf, size_t size, const char *message)
 {
     struct result result;
-    long long int start = np_time_msec();
+    long long int start = cpu_msec();
 
     parse_buf(buf, size, "hostile", &result);
-    ck_assert_int_lt(np_time_msec() - start, QUICK_MSEC);
+    ck_assert_int_lt(cpu_msec() - start, QUICK_MSEC);
     ck_assert(!result.ok);
     ck_assert_uint_eq(result.n, 0);
     ck_assert_uint_eq(result.problems.n, 1);
