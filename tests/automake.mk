@@ -54,6 +54,7 @@ integration_tests = \
 	tests/agent-daemon.sh \
 	tests/agent-faults.sh \
 	tests/compile-accepted.sh \
+	tests/conformance.sh \
 	tests/sandbox.sh \
 	$(k8s_tests)
 
@@ -65,6 +66,7 @@ k8s_tests = \
 	tests/agent-k8s-client.sh \
 	tests/agent-k8s-deploy.sh \
 	tests/agent-k8s.sh \
+	tests/agent-k8s-conformance.sh \
 	tests/agent-k8s-soak.sh
 
 tests_test_ovsdb_monitor_SOURCES = tests/test-ovsdb-monitor.c
@@ -87,3 +89,10 @@ AM_TESTS_ENVIRONMENT = top_srcdir='$(top_srcdir)'; \
 check-unit: $(unit_tests) all
 	@$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(unit_tests) $(unit_scripts)'
 .PHONY: check-unit
+
+# The 48 upstream network-policy cases against a live agent with real
+# packets, IPv4 and IPv6 (tests/conformance.py; about 3 minutes).
+dist_noinst_SCRIPTS += tests/conformance.sh tests/conformance.py
+check-conformance: all
+	@$(MAKE) $(AM_MAKEFLAGS) check TESTS='tests/conformance.sh'
+.PHONY: check-conformance
