@@ -16,6 +16,8 @@ flows_libnetpol_a_SOURCES = \
 	flows/flow-build.c \
 	flows/flow-build.h \
 	flows/flow-set.c \
+	flows/label-index.c \
+	flows/label-index.h \
 	flows/manifest.c \
 	flows/model.c \
 	flows/object-parse.c \

@@ -133,10 +133,24 @@ clause_array_normalize(struct clause_array *array)
     if (array->n < 2) {
         return;
     }
+
+    /* Big arrays often come already sorted and unique (the compiler builds
+     * peer addresses in order): one pass proves it. */
+    size_t i;
+    for (i = 1; i < array->n; i++) {
+        if (clause_match_compare(&array->matches[i - 1],
+                                 &array->matches[i]) >= 0) {
+            break;
+        }
+    }
+    if (i >= array->n) {
+        return;
+    }
+
     np_qsort(array->matches, array->n, sizeof *array->matches,
              clause_match_compare);
     size_t n = 1;
-    for (size_t i = 1; i < array->n; i++) {
+    for (i = 1; i < array->n; i++) {
         if (clause_match_compare(&array->matches[i],
                                  &array->matches[n - 1])) {
             array->matches[n++] = array->matches[i];
@@ -164,11 +178,83 @@ conj_ref_compare(const void *a_, const void *b_)
     return a->clause < b->clause ? -1 : a->clause > b->clause;
 }
 
+/* Sorts 'keys' in place ('tmp' is scratch of the same size): a radix sort
+ * of the low 48 bits for big arrays, insertion for small ones. */
+static void
+sort_conj_keys(uint64_t *keys, uint64_t *tmp, size_t n)
+{
+    if (n <= 32) {
+        for (size_t i = 1; i < n; i++) {
+            uint64_t key = keys[i];
+            size_t j = i;
+            for (; j > 0 && keys[j - 1] > key; j--) {
+                keys[j] = keys[j - 1];
+            }
+            keys[j] = key;
+        }
+        return;
+    }
+
+    /* An even number of passes leaves the result in 'keys'. */
+    enum { N_PASSES = 6 };
+    size_t (*counts)[256] = np_xcalloc(N_PASSES, sizeof *counts);
+    for (size_t i = 0; i < n; i++) {
+        for (int b = 0; b < N_PASSES; b++) {
+            counts[b][(keys[i] >> (8 * b)) & 0xff]++;
+        }
+    }
+    for (int b = 0; b < N_PASSES; b++) {
+        size_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t count = counts[b][d];
+            counts[b][d] = sum;
+            sum += count;
+        }
+        for (size_t i = 0; i < n; i++) {
+            tmp[counts[b][(keys[i] >> (8 * b)) & 0xff]++] = keys[i];
+        }
+        uint64_t *swap = keys;
+        keys = tmp;
+        tmp = swap;
+    }
+    free(counts);
+}
+
 void
 put_conjunctions(struct conj_ref *refs, size_t n, struct ofpbuf *ofpacts)
 {
-    np_qsort(refs, n, sizeof *refs, conj_ref_compare);
-    for (size_t i = 0; i < n; i++) {
+    uint64_t stub[128];
+    uint64_t *keys = (n <= NP_ARRAY_SIZE(stub) / 2 ? stub
+                      : np_xmalloc(2 * n * sizeof *keys));
+
+    /* Sorted by ID, then clause (as conj_ref_compare() orders them), then
+     * number of clauses, which is the same for every ref of one ID. */
+    for (size_t j = 0; j < n; j++) {
+        keys[j] = (((uint64_t) refs[j].id << 16)
+                   | ((uint64_t) refs[j].clause << 8) | refs[j].n_clauses);
+    }
+    size_t i;
+    for (i = 1; i < n && keys[i - 1] <= keys[i]; i++) {
+        continue;
+    }
+    if (i < n) {
+        sort_conj_keys(keys, keys + n, n);
+    }
+    for (i = 0; i < n; i++) {
+        refs[i] = (struct conj_ref) {
+            .id = keys[i] >> 16,
+            .clause = keys[i] >> 8,
+            .n_clauses = keys[i],
+        };
+    }
+    if (keys != stub) {
+        free(keys);
+    }
+
+    ofpbuf_prealloc_tailroom(ofpacts,
+                             n * OFPACT_ALIGN(sizeof(struct
+                                                     ofpact_conjunction)));
+    for (i = 0; i < n; i++) {
         if (i && !conj_ref_compare(&refs[i], &refs[i - 1])) {
             continue;
         }

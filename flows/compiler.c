@@ -45,7 +45,35 @@
  *
  * Clause matches are kept in a compact form ('struct clause_match') while
  * compiling, because a full 'struct match' is 3 kB: only the final flows
- * are built as libopenvswitch matches. */
+ * are built as libopenvswitch matches.
+ *
+ * Indexes.  At 100,000 pods and 10,000 policies a compile must take well
+ * under a second, so nothing may look at every pod once per rule.  Before
+ * the policies, one pass over the pods builds, for this compile only:
+ *
+ *   - the peer pods: every pod that can be a peer, with its addresses (the
+ *     few pods that pod ports name are looked up once), grouped by
+ *     namespace ('pods_by_ns');
+ *
+ *   - the address index: all their addresses sorted as clause matches sort.
+ *     A pod's addresses are known by their ranks there, so the peer
+ *     dimension of any rule (the union of the addresses of its peer sets)
+ *     comes out sorted and unique from a bitmap of ranks, with no sort per
+ *     rule; ranks also cache the pending flow of each address
+ *     ('rank_pfs'), so a match shared by many rules is hashed once, and
+ *     ipBlocks find the pod addresses inside them by binary search;
+ *
+ *   - on demand: a label index (label-index.h), so that a selector such as
+ *     app=web tests only the pods with that label; the namespaces each
+ *     namespaceSelector matches; and the named-port profiles (pods with the
+ *     same named container ports), so that egress rules with named ports
+ *     resolve them once per profile, not once per pod.
+ *
+ * The pods a (namespace, selectors) triple picks are cached across rules,
+ * as before, and so is the order of every output: a flow's conjunction()
+ * actions are sorted when it is built, and nothing else depends on the
+ * order in which pods are visited.  Rules are compiled in the same order as
+ * ever, so conjunction IDs and priority bands do not change. */
 
 #include <config.h>
 #include "ovs-netpol/compiler.h"
@@ -57,6 +85,7 @@
 #include <openvswitch/ofp-actions.h>
 #include "clause.h"
 #include "flow-build.h"
+#include "label-index.h"
 #include "ovs-netpol/cidr.h"
 #include "ovs-netpol/util.h"
 #include "policy-match.h"
@@ -88,6 +117,107 @@ pending_hash(uint8_t table, uint16_t priority, const struct clause_match *m)
     return np_hash_bytes(m, sizeof *m, ((uint32_t) table << 16) | priority);
 }
 
+/* Peer pods.
+ *
+ * Every pod that can be a peer is looked at once per compile: its addresses
+ * (from its pod port if it has one, see pod_peer_addresses()), its
+ * namespace, its named container ports.  All their addresses, sorted as
+ * clause matches sort, form the address index: a pod's addresses are known
+ * by their ranks in it, so that the union of the addresses of any set of
+ * pods comes out sorted and unique from one pass over a bitmap of ranks,
+ * instead of a sort per rule. */
+
+struct peer_pod {
+    const struct np_pod *pod;
+    const struct cidr *addrs;   /* pod_peer_addresses(); never empty. */
+    size_t n_addrs;
+    size_t first_slot;          /* addrs[i] has rank addr_ranks[first_slot
+                                 * + i] in 'addr_index'. */
+    const struct ns_pods *nsp;  /* Its namespace. */
+    struct port_profile *profile;       /* Its named ports, or NULL. */
+};
+
+/* One address of a peer pod, in the address index. */
+struct addr_entry {
+    struct cidr cidr;
+    uint32_t pod;               /* Index in 'peer_pods'. */
+    uint32_t slot;              /* peer_pods[pod].first_slot + i. */
+};
+
+/* A run of the address index with one family and prefix length. */
+struct addr_run {
+    uint8_t family;
+    uint8_t plen;
+    size_t start, end;
+};
+
+/* The candidate peer pods of one namespace. */
+struct ns_pods {
+    struct hmap_node node;      /* In 'pods_by_ns', by name. */
+    size_t id;                  /* 0, 1, ... in order of creation. */
+    const char *name;
+    const struct labels *labels;        /* namespace_labels(). */
+    struct labels scratch;              /* Their storage, sometimes. */
+    uint32_t *pods;                     /* Indexes in 'peer_pods'. */
+    size_t n, allocated;
+};
+
+/* The namespaces one namespaceSelector matches. */
+struct ns_sel_entry {
+    struct hmap_node node;      /* In 'ns_sel_cache', by selector_hash(). */
+    const struct selector *sel;
+    const struct ns_pods **namespaces;
+    size_t n;
+    size_t n_pods;              /* In all of 'namespaces'. */
+    bool *matched;              /* By namespace ID. */
+};
+
+/* The pods that a (namespace, selectors) triple picks.  Generated and real
+ * policies repeat the same selectors a lot. */
+struct peer_cache_entry {
+    struct hmap_node node;      /* In 'peer_cache', by peer_cache_hash(). */
+    const char *policy_ns;      /* Only when 'ns_sel' is NULL. */
+    const struct selector *ns_sel;
+    const struct selector *pod_sel;
+    uint32_t *pods;             /* Indexes in 'peer_pods'. */
+    size_t n, allocated;
+};
+
+/* Pods with the same named container ports (in the same order) resolve
+ * every named port the same way: egress rules resolve each profile once
+ * instead of each pod. */
+struct port_profile {
+    struct hmap_node node;      /* In 'profiles', by profile_hash(). */
+    const struct np_pod *pod;   /* The first pod seen with them. */
+    unsigned int stamp;         /* 'compiler->stamp' when 'group' was set. */
+    int group;                  /* Index of the named group of the current
+                                 * rule, or -1 if it resolves nothing. */
+};
+
+/* The local pods of one namespace, in port order: the only possible
+ * targets of its policies. */
+struct ns_targets {
+    struct hmap_node node;      /* In 'local_by_ns', by name. */
+    const char *name;
+    const struct local_pod **pods;
+    size_t n, allocated;
+};
+
+/* Ranks in the address index, parallel to a clause array. */
+struct rank_array {
+    uint32_t *ranks;            /* RANK_NONE: not a pod address. */
+    size_t n, allocated;
+};
+#define RANK_NONE UINT32_MAX
+
+static void
+rank_array_add(struct rank_array *array, uint32_t rank)
+{
+    array->ranks = np_x2nrealloc(array->ranks, &array->allocated,
+                                 array->n + 1, sizeof *array->ranks);
+    array->ranks[array->n++] = rank;
+}
+
 /* The state of one compile_full() call. */
 struct compiler {
     const struct cluster *cluster;
@@ -98,20 +228,47 @@ struct compiler {
 
     struct local_ports ports;
     bool (*isolated)[NP_N_DIRECTIONS];  /* Parallel to 'ports.pods'. */
+    struct hmap local_by_ns;    /* Contains struct ns_targets. */
 
-    struct hmap pods_by_ns;     /* Contains struct ns_pods, by name. */
+    struct peer_pod *peer_pods;
+    size_t n_peer_pods;
+    struct addr_entry *addr_index;      /* Sorted by clause match order. */
+    uint32_t *addr_ranks;               /* By slot: rank in 'addr_index'. */
+    size_t n_addrs;
+    struct addr_run *addr_runs;
+    size_t n_addr_runs;
+    uint64_t *rank_bitmap;      /* Scratch, all zero between uses. */
+    struct pending_flow **rank_pfs[NP_N_DIRECTIONS];
+                                /* By rank: the band 0 clause flow of the
+                                 * address in the direction's rule table,
+                                 * once known. */
+    struct rank_array peer_ranks;       /* Scratch for emit_variant(). */
+
+    struct hmap pods_by_ns;     /* Contains struct ns_pods. */
+    struct hmap ns_sel_cache;   /* Contains struct ns_sel_entry. */
+    struct label_index pods_by_label;   /* Of 'peer_pods'. */
     struct hmap peer_cache;     /* Contains struct peer_cache_entry. */
+    struct hmap profiles;       /* Contains struct port_profile. */
+    bool have_profiles;         /* 'profiles' and 'peer_pods[].profile' are
+                                 * filled (on first use). */
+    unsigned int stamp;         /* Bumped for each rule grouped by named
+                                 * ports. */
+
     struct hmap pending;        /* Contains struct pending_flow. */
     size_t max_band;
+
+    /* Scratch for add_clauses(). */
+    struct pending_flow **pfs;
+    uint32_t *hashes;
+    size_t allocated_scratch;
 };
 
 static struct pending_flow *
-pending_find(const struct compiler *c, uint8_t table, uint16_t priority,
-             const struct clause_match *m)
+pending_find__(const struct compiler *c, uint8_t table, uint16_t priority,
+               const struct clause_match *m, uint32_t hash)
 {
     struct pending_flow *pf;
-    HMAP_FOR_EACH_WITH_HASH (pf, node, pending_hash(table, priority, m),
-                             &c->pending) {
+    HMAP_FOR_EACH_WITH_HASH (pf, node, hash, &c->pending) {
         if (pf->table == table && pf->priority == priority
             && !clause_match_compare(&pf->match, m)) {
             return pf;
@@ -121,19 +278,44 @@ pending_find(const struct compiler *c, uint8_t table, uint16_t priority,
 }
 
 static struct pending_flow *
+pending_find(const struct compiler *c, uint8_t table, uint16_t priority,
+             const struct clause_match *m)
+{
+    return pending_find__(c, table, priority, m,
+                          pending_hash(table, priority, m));
+}
+
+static struct pending_flow *
+pending_create(struct compiler *c, uint8_t table, uint16_t priority,
+               const struct clause_match *m, uint32_t hash, enum np_role role)
+{
+    struct pending_flow *pf = np_xzalloc(sizeof *pf);
+    pf->table = table;
+    pf->priority = priority;
+    pf->match = *m;
+    pf->role = role;
+    hmap_insert(&c->pending, &pf->node, hash);
+    return pf;
+}
+
+static struct pending_flow *
 pending_get(struct compiler *c, uint8_t table, uint16_t priority,
             const struct clause_match *m, enum np_role role)
 {
-    struct pending_flow *pf = pending_find(c, table, priority, m);
-    if (!pf) {
-        pf = np_xzalloc(sizeof *pf);
-        pf->table = table;
-        pf->priority = priority;
-        pf->match = *m;
-        pf->role = role;
-        hmap_insert(&c->pending, &pf->node, pending_hash(table, priority, m));
-    }
-    return pf;
+    uint32_t hash = pending_hash(table, priority, m);
+    struct pending_flow *pf = pending_find__(c, table, priority, m, hash);
+    return pf ? pf : pending_create(c, table, priority, m, hash, role);
+}
+
+static void
+pending_flow_add_conj(struct pending_flow *pf, uint32_t id, int clause,
+                      int n_clauses)
+{
+    pf->conjs = np_x2nrealloc(pf->conjs, &pf->allocated_conjs,
+                              pf->n_conjs + 1, sizeof *pf->conjs);
+    pf->conjs[pf->n_conjs++] = (struct conj_ref) {
+        .id = id, .clause = clause, .n_clauses = n_clauses,
+    };
 }
 
 static void
@@ -141,13 +323,8 @@ pending_add_conj(struct compiler *c, uint8_t table, uint16_t priority,
                  const struct clause_match *m, uint32_t id, int clause,
                  int n_clauses)
 {
-    struct pending_flow *pf = pending_get(c, table, priority, m,
-                                          NP_ROLE_CLAUSE);
-    pf->conjs = np_x2nrealloc(pf->conjs, &pf->allocated_conjs,
-                              pf->n_conjs + 1, sizeof *pf->conjs);
-    pf->conjs[pf->n_conjs++] = (struct conj_ref) {
-        .id = id, .clause = clause, .n_clauses = n_clauses,
-    };
+    pending_flow_add_conj(pending_get(c, table, priority, m, NP_ROLE_CLAUSE),
+                          id, clause, n_clauses);
 }
 
 static void
@@ -200,27 +377,32 @@ pending_add_drop(struct compiler *c, uint8_t table,
     }
 }
 
-/* Peer pods.
- *
- * Candidate peer pods are indexed by namespace once per compile, and the
- * pods a (namespace, selectors) triple picks are cached: generated and real
- * policies repeat the same selectors a lot. */
+/* Indexing the peer pods. */
 
-struct ns_pods {
-    struct hmap_node node;      /* In 'pods_by_ns', by name. */
-    const char *name;
-    const struct np_pod **pods;
-    size_t n, allocated;
+/* A pod that a pod port names, and that port. */
+struct ported_pod {
+    struct hmap_node node;      /* By pointer. */
+    const struct np_pod *pod;
+    const struct local_port *port;
 };
 
-struct peer_cache_entry {
-    struct hmap_node node;      /* In 'peer_cache', by peer_cache_hash(). */
-    const char *policy_ns;      /* Only when 'ns_sel' is NULL. */
-    const struct selector *ns_sel;
-    const struct selector *pod_sel;
-    const struct np_pod **pods;
-    size_t n, allocated;
-};
+static uint32_t
+hash_pointer(const void *p)
+{
+    return np_hash_bytes(&p, sizeof p, 0);
+}
+
+static const struct local_port *
+ported_pod_find(const struct hmap *ported, const struct np_pod *pod)
+{
+    const struct ported_pod *pp;
+    HMAP_FOR_EACH_WITH_HASH (pp, node, hash_pointer(pod), ported) {
+        if (pp->pod == pod) {
+            return pp->port;
+        }
+    }
+    return NULL;
+}
 
 static struct ns_pods *
 ns_pods_find(const struct hmap *pods_by_ns, const char *name)
@@ -234,28 +416,189 @@ ns_pods_find(const struct hmap *pods_by_ns, const char *name)
     return NULL;
 }
 
-static void
-index_pods_by_namespace(struct compiler *c)
+static struct ns_pods *
+ns_pods_get(struct compiler *c, const char *name)
 {
+    struct ns_pods *nsp = ns_pods_find(&c->pods_by_ns, name);
+    if (!nsp) {
+        nsp = np_xzalloc(sizeof *nsp);
+        nsp->id = hmap_count(&c->pods_by_ns);
+        nsp->name = name;
+        labels_init(&nsp->scratch);
+        nsp->labels = namespace_labels(c->cluster, name, &nsp->scratch);
+        hmap_insert(&c->pods_by_ns, &nsp->node, np_hash_string(name, 0));
+    }
+    return nsp;
+}
+
+static const struct labels *
+peer_pod_labels(const void *c_, size_t i)
+{
+    const struct compiler *c = c_;
+    return &c->peer_pods[i].pod->labels;
+}
+
+/* The order of clause matches of one field (clause_match_compare()): the
+ * bytes of the prefix. */
+static int
+compare_cidr_bytes(const struct cidr *a, const struct cidr *b)
+{
+    return memcmp(a, b, sizeof *a);
+}
+
+static int
+compare_addr_entries(const void *a_, const void *b_)
+{
+    const struct addr_entry *a = a_, *b = b_;
+    int cmp = compare_cidr_bytes(&a->cidr, &b->cidr);
+    return cmp ? cmp : a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
+static void
+index_peer_pods(struct compiler *c)
+{
+    /* The few pods that pod ports name may take their addresses from the
+     * port: look those ports up once, not once per pod. */
+    struct hmap ported = HMAP_INITIALIZER(&ported);
+    for (size_t i = 0; i < c->ports.n_pods; i++) {
+        const struct np_pod *pod = c->ports.pods[i].pod;
+        if (pod && !ported_pod_find(&ported, pod)) {
+            struct ported_pod *pp = np_xmalloc(sizeof *pp);
+            pp->pod = pod;
+            pp->port = cluster_find_pod_port(c->cluster, pod->namespace,
+                                             pod->name);
+            hmap_insert(&ported, &pp->node, hash_pointer(pod));
+        }
+    }
+
+    size_t n = hmap_count(&c->cluster->pods);
+    c->peer_pods = np_xmalloc((n + 1) * sizeof *c->peer_pods);
     const struct np_pod *pod;
     HMAP_FOR_EACH (pod, node, &c->cluster->pods) {
+        const struct local_port *port = (hmap_is_empty(&ported) ? NULL
+                                         : ported_pod_find(&ported, pod));
         size_t n_addrs;
-        pod_peer_addresses(c->cluster, pod, &n_addrs);
+        const struct cidr *addrs = pod_peer_addresses_via_port(pod, port,
+                                                               &n_addrs);
         if (!n_addrs) {
             continue;
         }
-        struct ns_pods *nsp = ns_pods_find(&c->pods_by_ns, pod->namespace);
-        if (!nsp) {
-            nsp = np_xzalloc(sizeof *nsp);
-            nsp->name = pod->namespace;
-            hmap_insert(&c->pods_by_ns, &nsp->node,
-                        np_hash_string(nsp->name, 0));
-        }
+        uint32_t index = c->n_peer_pods++;
+        c->peer_pods[index] = (struct peer_pod) {
+            .pod = pod,
+            .addrs = addrs,
+            .n_addrs = n_addrs,
+            .first_slot = c->n_addrs,
+        };
+        c->n_addrs += n_addrs;
+
+        struct ns_pods *nsp = ns_pods_get(c, pod->namespace);
+        c->peer_pods[index].nsp = nsp;
         nsp->pods = np_x2nrealloc(nsp->pods, &nsp->allocated, nsp->n + 1,
                                   sizeof *nsp->pods);
-        nsp->pods[nsp->n++] = pod;
+        nsp->pods[nsp->n++] = index;
+    }
+
+    struct ported_pod *pp;
+    HMAP_FOR_EACH_POP (pp, node, &ported) {
+        free(pp);
+    }
+    hmap_destroy(&ported);
+
+    /* The address index. */
+    c->addr_index = np_xmalloc((c->n_addrs + 1) * sizeof *c->addr_index);
+    for (size_t i = 0; i < c->n_peer_pods; i++) {
+        const struct peer_pod *p = &c->peer_pods[i];
+        for (size_t j = 0; j < p->n_addrs; j++) {
+            struct addr_entry *ae = &c->addr_index[p->first_slot + j];
+            ae->cidr = p->addrs[j];
+            ae->pod = i;
+            ae->slot = p->first_slot + j;
+        }
+    }
+    np_qsort(c->addr_index, c->n_addrs, sizeof *c->addr_index,
+             compare_addr_entries);
+    c->addr_ranks = np_xmalloc((c->n_addrs + 1) * sizeof *c->addr_ranks);
+    size_t allocated_runs = 0;
+    for (size_t i = 0; i < c->n_addrs; i++) {
+        const struct addr_entry *ae = &c->addr_index[i];
+        c->addr_ranks[ae->slot] = i;
+
+        struct addr_run *run = (c->n_addr_runs
+                                ? &c->addr_runs[c->n_addr_runs - 1] : NULL);
+        if (!run || run->family != ae->cidr.family
+            || run->plen != ae->cidr.plen) {
+            c->addr_runs = np_x2nrealloc(c->addr_runs, &allocated_runs,
+                                         c->n_addr_runs + 1,
+                                         sizeof *c->addr_runs);
+            run = &c->addr_runs[c->n_addr_runs++];
+            run->family = ae->cidr.family;
+            run->plen = ae->cidr.plen;
+            run->start = i;
+        }
+        run->end = i + 1;
+    }
+    c->rank_bitmap = np_xcalloc(c->n_addrs / 64 + 1,
+                                sizeof *c->rank_bitmap);
+    label_index_init(&c->pods_by_label, c->n_peer_pods, peer_pod_labels, c);
+    for (int dir = 0; dir < NP_N_DIRECTIONS; dir++) {
+        c->rank_pfs[dir] = np_xcalloc(c->n_addrs + 1,
+                                      sizeof *c->rank_pfs[dir]);
     }
 }
+
+static void
+mark_rank(struct compiler *c, size_t rank, size_t *lo, size_t *hi)
+{
+    c->rank_bitmap[rank / 64] |= UINT64_C(1) << (rank % 64);
+    *lo = NP_MIN(*lo, rank / 64);
+    *hi = NP_MAX(*hi, rank / 64 + 1);
+}
+
+/* Appends to 'out' the addresses of the peer pods of 'sets' and those of
+ * 'ranks' in the address index, in families 'families', as 'field'
+ * matches: sorted and unique, as clause_array_normalize() leaves them.
+ * Appends their ranks to 'out_ranks'. */
+static void
+add_peer_addresses(struct compiler *c,
+                   const struct peer_cache_entry *const *sets, size_t n_sets,
+                   const uint32_t *ranks, size_t n_ranks,
+                   enum clause_field field, unsigned int families,
+                   struct clause_array *out, struct rank_array *out_ranks)
+{
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t i = 0; i < n_sets; i++) {
+        const struct peer_cache_entry *e = sets[i];
+        for (size_t j = 0; j < e->n; j++) {
+            const struct peer_pod *p = &c->peer_pods[e->pods[j]];
+            for (size_t k = 0; k < p->n_addrs; k++) {
+                mark_rank(c, c->addr_ranks[p->first_slot + k], &lo, &hi);
+            }
+        }
+    }
+    for (size_t i = 0; i < n_ranks; i++) {
+        mark_rank(c, ranks[i], &lo, &hi);
+    }
+
+    const struct cidr *last = NULL;
+    for (size_t w = lo; w < hi; w++) {
+        uint64_t word = c->rank_bitmap[w];
+        c->rank_bitmap[w] = 0;
+        while (word) {
+            size_t rank = w * 64 + __builtin_ctzll(word);
+            const struct cidr *cidr = &c->addr_index[rank].cidr;
+            word &= word - 1;
+            if (FAMILY_BIT(cidr->family) & families
+                && (!last || compare_cidr_bytes(last, cidr))) {
+                clause_array_add(out, field)->cidr = *cidr;
+                rank_array_add(out_ranks, rank);
+                last = cidr;
+            }
+        }
+    }
+}
+
+/* Peer selection. */
 
 static bool
 optional_selector_equal(const struct selector *a, const struct selector *b)
@@ -272,15 +615,89 @@ peer_cache_hash(const char *policy_ns, const struct np_peer *peer)
                               : np_hash_add(hash, 3);
 }
 
-static void
-peer_cache_add_pods(struct peer_cache_entry *e, const struct ns_pods *nsp)
+/* Returns the namespaces (with candidate pods) that 'sel' matches, whether
+ * or not the cluster holds their Namespace objects (see
+ * namespace_labels()). */
+static const struct ns_sel_entry *
+select_namespaces(struct compiler *c, const struct selector *sel)
 {
-    for (size_t i = 0; nsp && i < nsp->n; i++) {
-        const struct np_pod *pod = nsp->pods[i];
-        if (!e->pod_sel || selector_matches(e->pod_sel, &pod->labels)) {
-            e->pods = np_x2nrealloc(e->pods, &e->allocated, e->n + 1,
-                                    sizeof *e->pods);
-            e->pods[e->n++] = pod;
+    uint32_t hash = selector_hash(sel, 0);
+    struct ns_sel_entry *e;
+    HMAP_FOR_EACH_WITH_HASH (e, node, hash, &c->ns_sel_cache) {
+        if (selector_equal(e->sel, sel)) {
+            return e;
+        }
+    }
+
+    size_t n_ns = hmap_count(&c->pods_by_ns);
+    e = np_xzalloc(sizeof *e);
+    e->sel = sel;
+    e->namespaces = np_xmalloc((n_ns + 1) * sizeof *e->namespaces);
+    e->matched = np_xcalloc(n_ns + 1, sizeof *e->matched);
+    const struct ns_pods *nsp;
+    HMAP_FOR_EACH (nsp, node, &c->pods_by_ns) {
+        if (selector_matches(sel, nsp->labels)) {
+            e->namespaces[e->n++] = nsp;
+            e->n_pods += nsp->n;
+            e->matched[nsp->id] = true;
+        }
+    }
+    hmap_insert(&c->ns_sel_cache, &e->node, hash);
+    return e;
+}
+
+/* Fills 'e' through the label index, if one of the "In" requirements of
+ * its pod selector names fewer pods than 'n_scan' (the pods of the
+ * namespaces to look in: 'nsp', or those 'nse' matches).  Returns false
+ * if none does. */
+static bool
+peer_cache_select_indexed(struct compiler *c, struct peer_cache_entry *e,
+                          const struct ns_pods *nsp,
+                          const struct ns_sel_entry *nse, size_t n_scan)
+{
+    const struct selector *sel = e->pod_sel;
+    if (!sel || n_scan < LABEL_INDEX_MIN_SCAN) {
+        return false;
+    }
+    size_t n;
+    size_t best = label_index_best_req(&c->pods_by_label, sel, n_scan, &n);
+    if (best == SIZE_MAX) {
+        return false;
+    }
+
+    const struct selector_req *req = &sel->reqs[best];
+    e->pods = np_x2nrealloc(e->pods, &e->allocated, n, sizeof *e->pods);
+    for (size_t j = 0; j < req->n_values; j++) {
+        size_t n_pods;
+        const uint32_t *pods = label_index_lookup(&c->pods_by_label,
+                                                  req->key, req->values[j],
+                                                  &n_pods);
+        for (size_t i = 0; i < n_pods; i++) {
+            const struct peer_pod *p = &c->peer_pods[pods[i]];
+            if ((nse ? nse->matched[p->nsp->id] : p->nsp == nsp)
+                && selector_matches_except(sel, &p->pod->labels, best)) {
+                e->pods[e->n++] = pods[i];
+            }
+        }
+    }
+    return true;
+}
+
+static void
+peer_cache_add_pods(const struct compiler *c, struct peer_cache_entry *e,
+                    const struct ns_pods *nsp)
+{
+    if (!nsp) {
+        return;
+    }
+    e->pods = np_x2nrealloc(e->pods, &e->allocated, e->n + nsp->n,
+                            sizeof *e->pods);
+    for (size_t i = 0; i < nsp->n; i++) {
+        uint32_t index = nsp->pods[i];
+        if (!e->pod_sel
+            || selector_matches(e->pod_sel,
+                                &c->peer_pods[index].pod->labels)) {
+            e->pods[e->n++] = index;
         }
     }
 }
@@ -308,24 +725,23 @@ select_peer_pods(struct compiler *c, const char *policy_ns,
     hmap_insert(&c->peer_cache, &e->node, hash);
 
     if (!peer->ns_selector) {
-        peer_cache_add_pods(e, ns_pods_find(&c->pods_by_ns, policy_ns));
-        return e;
-    }
-    /* Every namespace that has candidate pods, whether or not the cluster
-     * holds its Namespace object (see namespace_labels()). */
-    const struct ns_pods *nsp;
-    HMAP_FOR_EACH (nsp, node, &c->pods_by_ns) {
-        struct labels scratch;
-        labels_init(&scratch);
-        const struct labels *labels = namespace_labels(c->cluster, nsp->name,
-                                                       &scratch);
-        if (selector_matches(peer->ns_selector, labels)) {
-            peer_cache_add_pods(e, nsp);
+        const struct ns_pods *nsp = ns_pods_find(&c->pods_by_ns, policy_ns);
+        if (nsp && !peer_cache_select_indexed(c, e, nsp, NULL, nsp->n)) {
+            peer_cache_add_pods(c, e, nsp);
         }
-        labels_destroy(&scratch);
+    } else {
+        const struct ns_sel_entry *nse = select_namespaces(c,
+                                                           peer->ns_selector);
+        if (!peer_cache_select_indexed(c, e, NULL, nse, nse->n_pods)) {
+            for (size_t i = 0; i < nse->n; i++) {
+                peer_cache_add_pods(c, e, nse->namespaces[i]);
+            }
+        }
     }
     return e;
 }
+
+/* Named ports. */
 
 /* Named-port groups: the pods (targets for ingress) or peer addresses (for
  * egress) that resolve a rule's named ports to the same list, one group per
@@ -333,7 +749,8 @@ select_peer_pods(struct compiler *c, const char *policy_ns,
 struct named_group {
     struct port_list ports;
     const struct local_pod **targets;   /* Ingress: target pods. */
-    struct cidr *addrs;                 /* Egress: peer addresses. */
+    uint32_t *ranks;                    /* Egress: peer addresses, by rank
+                                         * in the address index. */
     size_t n, allocated;
 };
 
@@ -373,9 +790,118 @@ named_groups_destroy(struct named_groups *groups)
     for (size_t i = 0; i < groups->n; i++) {
         free(groups->groups[i].ports.entries);
         free(groups->groups[i].targets);
-        free(groups->groups[i].addrs);
+        free(groups->groups[i].ranks);
     }
     free(groups->groups);
+}
+
+static uint32_t
+profile_hash(const struct np_pod *pod)
+{
+    uint32_t hash = 0;
+    for (size_t i = 0; i < pod->n_ports; i++) {
+        const struct np_container_port *cp = &pod->ports[i];
+        if (cp->name) {
+            hash = np_hash_add(hash, ((uint32_t) cp->protocol << 16)
+                                     | cp->port);
+            hash = np_hash_string(cp->name, hash);
+        }
+    }
+    return hash;
+}
+
+/* Returns the next named container port of 'pod' from '*i' on, or NULL,
+ * and advances '*i' past it. */
+static const struct np_container_port *
+next_named_port(const struct np_pod *pod, size_t *i)
+{
+    while (*i < pod->n_ports) {
+        const struct np_container_port *cp = &pod->ports[(*i)++];
+        if (cp->name) {
+            return cp;
+        }
+    }
+    return NULL;
+}
+
+static bool
+profile_equal(const struct np_pod *a, const struct np_pod *b)
+{
+    size_t i = 0, j = 0;
+    for (;;) {
+        const struct np_container_port *x = next_named_port(a, &i);
+        const struct np_container_port *y = next_named_port(b, &j);
+        if (!x || !y) {
+            return x == y;
+        }
+        if (x->port != y->port || x->protocol != y->protocol
+            || strcmp(x->name, y->name)) {
+            return false;
+        }
+    }
+}
+
+static void
+index_port_profiles(struct compiler *c)
+{
+    if (c->have_profiles) {
+        return;
+    }
+    c->have_profiles = true;
+    for (size_t i = 0; i < c->n_peer_pods; i++) {
+        struct peer_pod *p = &c->peer_pods[i];
+        size_t j = 0;
+        if (!next_named_port(p->pod, &j)) {
+            continue;           /* Resolves nothing. */
+        }
+
+        uint32_t hash = profile_hash(p->pod);
+        struct port_profile *profile;
+        HMAP_FOR_EACH_WITH_HASH (profile, node, hash, &c->profiles) {
+            if (profile_equal(profile->pod, p->pod)) {
+                break;
+            }
+        }
+        if (!profile) {
+            profile = np_xzalloc(sizeof *profile);
+            profile->pod = p->pod;
+            hmap_insert(&c->profiles, &profile->node, hash);
+        }
+        p->profile = profile;
+    }
+}
+
+/* Adds the address of rank 'rank', an address of peer pod 'p', to the
+ * named group of 'rule' that 'p' resolves to, if any. */
+static void
+named_group_add_rank(struct compiler *c, const struct np_rule *rule,
+                     const struct peer_pod *p, uint32_t rank,
+                     struct named_groups *groups)
+{
+    struct port_profile *profile = p->profile;
+    if (!profile) {
+        return;
+    }
+    if (profile->stamp != c->stamp) {
+        struct port_list resolved = { NULL, 0, 0 };
+        resolve_named_ports(rule, profile->pod, &resolved);
+        profile->stamp = c->stamp;
+        if (resolved.n) {
+            profile->group = named_groups_find_or_add(groups, &resolved)
+                             - groups->groups;
+        } else {
+            profile->group = -1;
+            free(resolved.entries);
+        }
+    }
+    if (profile->group < 0) {
+        return;
+    }
+
+    struct named_group *g = &groups->groups[profile->group];
+    g->ranks = np_x2nrealloc(g->ranks, &g->allocated, g->n + 1,
+                             sizeof *g->ranks);
+    g->ranks[g->n++] = rank;
 }
 
 /* Variants. */
@@ -391,9 +917,14 @@ struct variant {
     size_t n_targets;
 
     bool any_peer;
-    const struct np_pod **peer_pods;    /* Their addresses are peers... */
-    size_t n_peer_pods;
-    const struct cidr *peer_blocks;     /* ...and so are these prefixes. */
+    const struct peer_cache_entry *const *peer_sets;  /* Their pods'
+                                                       * addresses are
+                                                       * peers... */
+    size_t n_peer_sets;
+    const uint32_t *peer_ranks;         /* ...and the addresses of these
+                                         * ranks in the address index... */
+    size_t n_peer_ranks;
+    const struct cidr *peer_blocks;     /* ...and these prefixes. */
     size_t n_peer_blocks;
 
     bool any_port;
@@ -413,7 +944,7 @@ static unsigned int
 dim_families(const struct clause_array *dim)
 {
     unsigned int families = 0;
-    for (size_t i = 0; i < dim->n; i++) {
+    for (size_t i = 0; i < dim->n && families != ALL_FAMILIES; i++) {
         const struct clause_match *m = &dim->matches[i];
         if (m->field == CLAUSE_IN_PORT) {
             return ALL_FAMILIES;
@@ -421,19 +952,6 @@ dim_families(const struct clause_array *dim)
         families |= FAMILY_BIT(m->cidr.family);
     }
     return families;
-}
-
-/* Removes from 'dim' the addresses outside 'families'. */
-static void
-dim_filter_families(struct clause_array *dim, unsigned int families)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < dim->n; i++) {
-        if (FAMILY_BIT(dim->matches[i].cidr.family) & families) {
-            dim->matches[n++] = dim->matches[i];
-        }
-    }
-    dim->n = n;
 }
 
 static void
@@ -451,31 +969,62 @@ build_target_dim(const struct variant *v, struct clause_array *dim)
     }
 }
 
+/* Builds the peer dimension of 'v' in 'families', sorted and unique, and
+ * the ranks of its matches in 'ranks'. */
 static void
-build_peer_dim(const struct compiler *c, const struct variant *v,
-               struct clause_array *dim)
+build_peer_dim(struct compiler *c, const struct variant *v,
+               unsigned int families, struct clause_array *dim,
+               struct rank_array *ranks)
 {
     enum clause_field field = v->dir == NP_INGRESS ? CLAUSE_SRC : CLAUSE_DST;
-    for (size_t i = 0; i < v->n_peer_pods; i++) {
-        size_t n_addrs;
-        const struct cidr *addrs = pod_peer_addresses(
-            c->cluster, v->peer_pods[i], &n_addrs);
-        for (size_t j = 0; j < n_addrs; j++) {
-            clause_array_add(dim, field)->cidr = addrs[j];
+
+    ranks->n = 0;
+    add_peer_addresses(c, v->peer_sets, v->n_peer_sets, v->peer_ranks,
+                       v->n_peer_ranks, field, families, dim, ranks);
+    if (!v->n_peer_blocks) {
+        return;
+    }
+
+    struct clause_array blocks = { NULL, 0, 0 };
+    for (size_t i = 0; i < v->n_peer_blocks; i++) {
+        if (FAMILY_BIT(v->peer_blocks[i].family) & families) {
+            clause_array_add(&blocks, field)->cidr = v->peer_blocks[i];
         }
     }
-    for (size_t i = 0; i < v->n_peer_blocks; i++) {
-        clause_array_add(dim, field)->cidr = v->peer_blocks[i];
+    clause_array_normalize(&blocks);
+
+    /* Merge, keeping the rank of a pod address equal to a block. */
+    struct clause_array pods = *dim;
+    struct rank_array pod_ranks = *ranks;
+    size_t i = 0, j = 0;
+    memset(dim, 0, sizeof *dim);
+    memset(ranks, 0, sizeof *ranks);
+    while (i < pods.n || j < blocks.n) {
+        int cmp = (i >= pods.n ? 1 : j >= blocks.n ? -1
+                   : clause_match_compare(&pods.matches[i],
+                                          &blocks.matches[j]));
+        if (cmp <= 0) {
+            *clause_array_add(dim, field) = pods.matches[i];
+            rank_array_add(ranks, pod_ranks.ranks[i++]);
+            j += !cmp;
+        } else {
+            *clause_array_add(dim, field) = blocks.matches[j++];
+            rank_array_add(ranks, RANK_NONE);
+        }
     }
+    clause_array_destroy(&pods);
+    clause_array_destroy(&blocks);
+    free(pod_ranks.ranks);
 }
 
-/* Returns the lowest band in which every clause of the variant still has
- * room for one more conjunction action, or -1 if none has. */
+/* Returns the lowest band from 'band' on in which every clause of the
+ * variant still has room for one more conjunction action, or -1 if none
+ * has. */
 static int
 find_band(const struct compiler *c, uint8_t table,
-          const struct clause_array *dims, size_t n_dims)
+          const struct clause_array *dims, size_t n_dims, int band)
 {
-    for (int band = 0; band < NP_MAX_BANDS; band++) {
+    for (; band < NP_MAX_BANDS; band++) {
         bool fits = true;
         for (size_t d = 0; d < n_dims && fits; d++) {
             for (size_t i = 0; i < dims[d].n && fits; i++) {
@@ -489,6 +1038,85 @@ find_band(const struct compiler *c, uint8_t table,
         }
     }
     return -1;
+}
+
+/* Adds conjunction 'id' to the flows of every clause match in 'dims', in
+ * the lowest band where they all have room.  Returns the band, or -1 if
+ * none has room. */
+static int
+add_clauses(struct compiler *c, enum np_direction dir, uint8_t table,
+            const struct clause_array *dims, size_t n_dims,
+            const struct rank_array *peer_ranks, uint32_t id)
+{
+    size_t n = 0;
+    for (size_t d = 0; d < n_dims; d++) {
+        n += dims[d].n;
+    }
+    if (n > c->allocated_scratch) {
+        c->allocated_scratch = NP_MAX(n, 2 * c->allocated_scratch);
+        free(c->pfs);
+        free(c->hashes);
+        c->pfs = np_xmalloc(c->allocated_scratch * sizeof *c->pfs);
+        c->hashes = np_xmalloc(c->allocated_scratch * sizeof *c->hashes);
+    }
+
+    /* Band 0, the usual case, with one lookup per match.  (No match
+     * repeats: each dimension is unique and they match different
+     * fields.) */
+    struct pending_flow **rank_pfs = c->rank_pfs[dir];
+    bool fits = true;
+    size_t k = 0;
+    for (size_t d = 0; d < n_dims && fits; d++) {
+        const uint32_t *ranks = peer_ranks && d == 1 ? peer_ranks->ranks
+                                                     : NULL;
+        for (size_t i = 0; i < dims[d].n && fits; i++, k++) {
+            const struct clause_match *m = &dims[d].matches[i];
+            uint32_t rank = ranks ? ranks[i] : RANK_NONE;
+            struct pending_flow *pf = (rank != RANK_NONE ? rank_pfs[rank]
+                                       : NULL);
+            if (!pf) {
+                c->hashes[k] = pending_hash(table, NP_PRIO_CLAUSE, m);
+                pf = pending_find__(c, table, NP_PRIO_CLAUSE, m,
+                                    c->hashes[k]);
+                if (pf && rank != RANK_NONE) {
+                    rank_pfs[rank] = pf;
+                }
+            }
+            c->pfs[k] = pf;
+            fits = !pf || pf->n_conjs < NP_MAX_CONJS_PER_FLOW;
+        }
+    }
+    if (fits) {
+        k = 0;
+        for (size_t d = 0; d < n_dims; d++) {
+            const uint32_t *ranks = peer_ranks && d == 1 ? peer_ranks->ranks
+                                                         : NULL;
+            for (size_t i = 0; i < dims[d].n; i++, k++) {
+                struct pending_flow *pf = c->pfs[k];
+                if (!pf) {
+                    pf = pending_create(c, table, NP_PRIO_CLAUSE,
+                                        &dims[d].matches[i], c->hashes[k],
+                                        NP_ROLE_CLAUSE);
+                    if (ranks && ranks[i] != RANK_NONE) {
+                        rank_pfs[ranks[i]] = pf;
+                    }
+                }
+                pending_flow_add_conj(pf, id, d, n_dims);
+            }
+        }
+        return 0;
+    }
+
+    int band = find_band(c, table, dims, n_dims, 1);
+    if (band > 0) {
+        for (size_t d = 0; d < n_dims; d++) {
+            for (size_t i = 0; i < dims[d].n; i++) {
+                pending_add_conj(c, table, NP_PRIO_CLAUSE - band,
+                                 &dims[d].matches[i], id, d, n_dims);
+            }
+        }
+    }
+    return band;
 }
 
 static void
@@ -505,8 +1133,7 @@ emit_variant(struct compiler *c, const struct variant *v)
     build_target_dim(v, &dims[n_dims++]);
     unsigned int families = node_families(c) & dim_families(&dims[0]);
     if (!v->any_peer) {
-        build_peer_dim(c, v, &dims[n_dims]);
-        dim_filter_families(&dims[n_dims], families);
+        build_peer_dim(c, v, families, &dims[n_dims], &c->peer_ranks);
         families &= dim_families(&dims[n_dims]);
         n_dims++;
     }
@@ -537,7 +1164,8 @@ emit_variant(struct compiler *c, const struct variant *v)
         goto out;
     }
 
-    int band = find_band(c, table, dims, n_dims);
+    int band = add_clauses(c, v->dir, table, dims, n_dims,
+                           v->any_peer ? NULL : &c->peer_ranks, id);
     if (band < 0) {
         np_problems_add(c->problems, NULL, NULL, NULL,
                         "NetworkPolicy %s/%s: %s rule %zu: too many rules "
@@ -548,12 +1176,6 @@ emit_variant(struct compiler *c, const struct variant *v)
     }
     if (band > (int) c->max_band) {
         c->max_band = band;
-    }
-    for (size_t d = 0; d < n_dims; d++) {
-        for (size_t i = 0; i < dims[d].n; i++) {
-            pending_add_conj(c, table, NP_PRIO_CLAUSE - band,
-                             &dims[d].matches[i], id, d, n_dims);
-        }
     }
     struct clause_match conj_match;
     clause_match_init(&conj_match, CLAUSE_CONJ_ID);
@@ -569,11 +1191,11 @@ out:
 
 /* Rules. */
 
-/* The peers of one rule: pods and ipBlock prefixes. */
+/* The peers of one rule: the pods of peer sets and ipBlock prefixes. */
 struct rule_peers {
     bool any;
-    const struct np_pod **pods;
-    size_t n_pods, allocated_pods;
+    const struct peer_cache_entry **sets;      /* Distinct. */
+    size_t n_sets;
     struct cidr *blocks;
     size_t n_blocks, allocated_blocks;
 };
@@ -584,6 +1206,7 @@ collect_rule_peers(struct compiler *c, const struct np_policy *policy,
 {
     memset(peers, 0, sizeof *peers);
     peers->any = !rule->n_peers;
+    peers->sets = np_xmalloc((rule->n_peers + 1) * sizeof *peers->sets);
 
     for (size_t i = 0; i < rule->n_peers; i++) {
         const struct np_peer *peer = &rule->peers[i];
@@ -605,13 +1228,12 @@ collect_rule_peers(struct compiler *c, const struct np_policy *policy,
         } else {
             const struct peer_cache_entry *e = select_peer_pods(
                 c, policy->namespace, peer);
-            peers->pods = np_x2nrealloc(peers->pods, &peers->allocated_pods,
-                                        peers->n_pods + e->n,
-                                        sizeof *peers->pods);
-            if (e->n) {
-                memcpy(&peers->pods[peers->n_pods], e->pods,
-                       e->n * sizeof *e->pods);
-                peers->n_pods += e->n;
+            size_t j;
+            for (j = 0; j < peers->n_sets && peers->sets[j] != e; j++) {
+                continue;
+            }
+            if (j >= peers->n_sets) {
+                peers->sets[peers->n_sets++] = e;
             }
         }
     }
@@ -620,26 +1242,50 @@ collect_rule_peers(struct compiler *c, const struct np_policy *policy,
 static void
 rule_peers_destroy(struct rule_peers *peers)
 {
-    free(peers->pods);
+    free(peers->sets);
     free(peers->blocks);
 }
 
-static bool
-address_in_blocks(const struct cidr *addr, const struct rule_peers *peers)
+static int
+compare_cidrs(const void *a, const void *b)
 {
-    for (size_t i = 0; i < peers->n_blocks; i++) {
-        if (cidr_contains(&peers->blocks[i], addr)) {
-            return true;
-        }
-    }
-    return false;
+    return cidr_compare(a, b);
 }
 
-static int
-compare_pointers(const void *a_, const void *b_)
+/* Adds to the named groups the addresses in the address index that 'block'
+ * contains. */
+static void
+group_block_by_named_ports(struct compiler *c, const struct np_rule *rule,
+                           const struct cidr *block,
+                           struct named_groups *groups)
 {
-    const void *const *a = a_, *const *b = b_;
-    return *a < *b ? -1 : *a > *b;
+    size_t addr_size = block->family == AF_INET ? 4 : 16;
+    for (size_t r = 0; r < c->n_addr_runs; r++) {
+        const struct addr_run *run = &c->addr_runs[r];
+        if (run->family != block->family || run->plen < block->plen) {
+            continue;
+        }
+
+        /* The addresses inside 'block' are a range of the run, starting
+         * at the first one not below the block's own address. */
+        size_t lo = run->start, hi = run->end;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (memcmp(c->addr_index[mid].cidr.addr, block->addr,
+                       addr_size) < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        for (size_t i = lo; i < run->end; i++) {
+            const struct addr_entry *ae = &c->addr_index[i];
+            if (!cidr_contains(block, &ae->cidr)) {
+                break;
+            }
+            named_group_add_rank(c, rule, &c->peer_pods[ae->pod], i, groups);
+        }
+    }
 }
 
 /* Egress named ports resolve on the destination pod, however the rule names
@@ -650,66 +1296,39 @@ group_peers_by_named_ports(struct compiler *c, const struct np_rule *rule,
                            const struct rule_peers *peers,
                            struct named_groups *groups)
 {
-    bool scan_cluster = peers->any || peers->n_blocks;
-    size_t n_pods = scan_cluster ? hmap_count(&c->cluster->pods)
-                                 : peers->n_pods;
-    const struct np_pod **pods = np_xmalloc((n_pods + 1) * sizeof *pods);
+    index_port_profiles(c);
+    c->stamp++;
 
-    /* Sorted, so that "is this pod selected?" is a binary search. */
-    const struct np_pod **selected_pods = np_xmemdup(
-        peers->pods, peers->n_pods * sizeof *peers->pods);
-    np_qsort(selected_pods, peers->n_pods, sizeof *selected_pods,
-          compare_pointers);
-
-    if (scan_cluster) {
-        const struct np_pod *pod;
-        n_pods = 0;
-        HMAP_FOR_EACH (pod, node, &c->cluster->pods) {
-            size_t n_addrs;
-            pod_peer_addresses(c->cluster, pod, &n_addrs);
-            if (n_addrs) {
-                pods[n_pods++] = pod;
-            }
+    if (peers->any) {
+        /* In address order, so that each group's addresses come out
+         * sorted. */
+        for (size_t i = 0; i < c->n_addrs; i++) {
+            const struct addr_entry *ae = &c->addr_index[i];
+            named_group_add_rank(c, rule, &c->peer_pods[ae->pod], i, groups);
         }
-    } else if (n_pods) {
-        memcpy(pods, peers->pods, n_pods * sizeof *pods);
+        return;
     }
 
-    for (size_t i = 0; i < n_pods; i++) {
-        const struct np_pod *pod = pods[i];
-        bool selected = (peers->any || !scan_cluster
-                         || (peers->n_pods
-                             && bsearch(&pod, selected_pods, peers->n_pods,
-                                        sizeof *selected_pods,
-                                        compare_pointers)));
-        struct port_list resolved = { NULL, 0, 0 };
-        struct named_group *g = NULL;
-
-        resolve_named_ports(rule, pod, &resolved);
-        if (!resolved.n) {
-            free(resolved.entries);
-            continue;
-        }
-        size_t n_addrs;
-        const struct cidr *addrs = pod_peer_addresses(c->cluster, pod,
-                                                      &n_addrs);
-        for (size_t j = 0; j < n_addrs; j++) {
-            if (!selected && !address_in_blocks(&addrs[j], peers)) {
-                continue;
+    for (size_t i = 0; i < peers->n_sets; i++) {
+        const struct peer_cache_entry *e = peers->sets[i];
+        for (size_t j = 0; j < e->n; j++) {
+            const struct peer_pod *p = &c->peer_pods[e->pods[j]];
+            for (size_t k = 0; k < p->n_addrs; k++) {
+                named_group_add_rank(c, rule, p,
+                                     c->addr_ranks[p->first_slot + k],
+                                     groups);
             }
-            if (!g) {
-                g = named_groups_find_or_add(groups, &resolved);
-            }
-            g->addrs = np_x2nrealloc(g->addrs, &g->allocated, g->n + 1,
-                                     sizeof *g->addrs);
-            g->addrs[g->n++] = addrs[j];
-        }
-        if (!g) {
-            free(resolved.entries);
         }
     }
-    free(selected_pods);
-    free(pods);
+    if (peers->n_blocks) {
+        struct cidr *blocks = np_xmemdup(peers->blocks,
+                                         peers->n_blocks * sizeof *blocks);
+        np_qsort(blocks, peers->n_blocks, sizeof *blocks, compare_cidrs);
+        for (size_t i = 0; i < peers->n_blocks; i++) {
+            group_block_by_named_ports(c, rule, &blocks[i], groups);
+        }
+        free(blocks);
+    }
 }
 
 /* Ingress named ports resolve on the local targets. */
@@ -763,10 +1382,12 @@ compile_named_variants(struct compiler *c, const struct variant *main_v,
         } else {
             /* The peers are the addresses of the group. */
             v.any_peer = false;
-            v.peer_pods = NULL;
-            v.n_peer_pods = 0;
-            v.peer_blocks = g->addrs;
-            v.n_peer_blocks = g->n;
+            v.peer_sets = NULL;
+            v.n_peer_sets = 0;
+            v.peer_ranks = g->ranks;
+            v.n_peer_ranks = g->n;
+            v.peer_blocks = NULL;
+            v.n_peer_blocks = 0;
         }
         emit_variant(c, &v);
         ds_destroy(&key);
@@ -794,8 +1415,8 @@ compile_rule(struct compiler *c, const struct np_policy *policy,
         .targets = targets,
         .n_targets = n_targets,
         .any_peer = peers.any,
-        .peer_pods = peers.pods,
-        .n_peer_pods = peers.n_pods,
+        .peer_sets = peers.sets,
+        .n_peer_sets = peers.n_sets,
         .peer_blocks = peers.blocks,
         .n_peer_blocks = peers.n_blocks,
         .any_port = !rule->n_ports,
@@ -812,6 +1433,43 @@ compile_rule(struct compiler *c, const struct np_policy *policy,
     rule_peers_destroy(&peers);
 }
 
+/* Policies. */
+
+static struct ns_targets *
+ns_targets_find(const struct hmap *local_by_ns, const char *name)
+{
+    struct ns_targets *nst;
+    HMAP_FOR_EACH_WITH_HASH (nst, node, np_hash_string(name, 0),
+                             local_by_ns) {
+        if (!strcmp(nst->name, name)) {
+            return nst;
+        }
+    }
+    return NULL;
+}
+
+static void
+index_local_pods_by_namespace(struct compiler *c)
+{
+    for (size_t i = 0; i < c->ports.n_pods; i++) {
+        const struct local_pod *lpod = &c->ports.pods[i];
+        if (!lpod->pod) {
+            continue;
+        }
+        struct ns_targets *nst = ns_targets_find(&c->local_by_ns,
+                                                 lpod->pod->namespace);
+        if (!nst) {
+            nst = np_xzalloc(sizeof *nst);
+            nst->name = lpod->pod->namespace;
+            hmap_insert(&c->local_by_ns, &nst->node,
+                        np_hash_string(nst->name, 0));
+        }
+        nst->pods = np_x2nrealloc(nst->pods, &nst->allocated, nst->n + 1,
+                                  sizeof *nst->pods);
+        nst->pods[nst->n++] = lpod;
+    }
+}
+
 static int
 compare_policies(const void *a_, const void *b_)
 {
@@ -823,13 +1481,19 @@ compare_policies(const void *a_, const void *b_)
 static void
 compile_policy(struct compiler *c, const struct np_policy *policy)
 {
-    const struct local_pod **targets = np_xmalloc(
-        (c->ports.n_pods + 1) * sizeof *targets);
-    size_t n_targets = 0;
+    /* Only local pods of the policy's namespace can be its targets. */
+    const struct ns_targets *nst = ns_targets_find(&c->local_by_ns,
+                                                   policy->namespace);
+    if (!nst) {
+        return;
+    }
 
-    for (size_t i = 0; i < c->ports.n_pods; i++) {
-        const struct local_pod *lpod = &c->ports.pods[i];
-        if (lpod->pod && policy_selects_pod(policy, lpod->pod)) {
+    const struct local_pod **targets = np_xmalloc(
+        (nst->n + 1) * sizeof *targets);
+    size_t n_targets = 0;
+    for (size_t i = 0; i < nst->n; i++) {
+        const struct local_pod *lpod = nst->pods[i];
+        if (policy_selects_pod(policy, lpod->pod)) {
             targets[n_targets++] = lpod;
         }
     }
@@ -855,7 +1519,8 @@ static void
 compile_policies(struct compiler *c)
 {
     size_t n = hmap_count(&c->cluster->policies);
-    const struct np_policy **policies = np_xmalloc(n * sizeof *policies);
+    const struct np_policy **policies = np_xmalloc((n + 1)
+                                                   * sizeof *policies);
     const struct np_policy *policy;
     size_t i = 0;
 
@@ -868,7 +1533,6 @@ compile_policies(struct compiler *c)
     }
     free(policies);
 }
-
 /* Isolation. */
 
 static void
@@ -957,7 +1621,8 @@ finish_pending_flows(struct compiler *c, struct flow_set *flows)
             break;
         }
         clause_match_to_match(&pf->match, &match);
-        add_flow(flows, pf->table, pf->priority, &match, cookie, &ofpacts);
+        add_flow_from_scratch(flows, pf->table, pf->priority, &match, cookie,
+                              &ofpacts);
         free(pf->conjs);
         free(pf);
     }
@@ -978,27 +1643,85 @@ compiler_init(struct compiler *c, const struct cluster *cluster,
     c->problems = problems;
     local_ports_collect(cluster, &c->ports);
     c->isolated = np_xcalloc(c->ports.n_pods + 1, sizeof *c->isolated);
+    hmap_init(&c->local_by_ns);
     hmap_init(&c->pods_by_ns);
+    hmap_init(&c->ns_sel_cache);
     hmap_init(&c->peer_cache);
+    hmap_init(&c->profiles);
     hmap_init(&c->pending);
+    label_index_init(&c->pods_by_label, 0, peer_pod_labels, c);
 }
 
+/* Frees the indexes and caches of the policies' peers (which leaves them
+ * empty), so that building the flows can reuse their memory. */
 static void
-compiler_destroy(struct compiler *c)
+compiler_destroy_indexes(struct compiler *c)
 {
     struct ns_pods *nsp;
     HMAP_FOR_EACH_POP (nsp, node, &c->pods_by_ns) {
+        labels_destroy(&nsp->scratch);
         free(nsp->pods);
         free(nsp);
     }
-    hmap_destroy(&c->pods_by_ns);
+
+    struct ns_sel_entry *nse;
+    HMAP_FOR_EACH_POP (nse, node, &c->ns_sel_cache) {
+        free(nse->namespaces);
+        free(nse->matched);
+        free(nse);
+    }
+
+    label_index_destroy(&c->pods_by_label);
+    label_index_init(&c->pods_by_label, 0, peer_pod_labels, c);
 
     struct peer_cache_entry *e;
     HMAP_FOR_EACH_POP (e, node, &c->peer_cache) {
         free(e->pods);
         free(e);
     }
+
+    struct port_profile *profile;
+    HMAP_FOR_EACH_POP (profile, node, &c->profiles) {
+        free(profile);
+    }
+
+    free(c->pfs);
+    free(c->hashes);
+    free(c->peer_pods);
+    free(c->addr_index);
+    free(c->addr_ranks);
+    free(c->addr_runs);
+    free(c->rank_bitmap);
+    free(c->rank_pfs[NP_INGRESS]);
+    free(c->rank_pfs[NP_EGRESS]);
+    free(c->peer_ranks.ranks);
+    c->pfs = NULL;
+    c->hashes = NULL;
+    c->peer_pods = NULL;
+    c->addr_index = NULL;
+    c->addr_ranks = NULL;
+    c->addr_runs = NULL;
+    c->rank_bitmap = NULL;
+    c->rank_pfs[NP_INGRESS] = c->rank_pfs[NP_EGRESS] = NULL;
+    c->peer_ranks.ranks = NULL;
+}
+
+static void
+compiler_destroy(struct compiler *c)
+{
+    struct ns_targets *nst;
+    HMAP_FOR_EACH_POP (nst, node, &c->local_by_ns) {
+        free(nst->pods);
+        free(nst);
+    }
+    hmap_destroy(&c->local_by_ns);
+
+    compiler_destroy_indexes(c);
+    label_index_destroy(&c->pods_by_label);
+    hmap_destroy(&c->pods_by_ns);
+    hmap_destroy(&c->ns_sel_cache);
     hmap_destroy(&c->peer_cache);
+    hmap_destroy(&c->profiles);
     hmap_destroy(&c->pending);
     free(c->isolated);
     local_ports_destroy(&c->ports);
@@ -1022,8 +1745,10 @@ compile_full(const struct cluster *cluster, const struct np_config *config,
         pipeline_add_other_port_flows(config, c.ports.others[i], flows);
     }
 
-    index_pods_by_namespace(&c);
+    index_local_pods_by_namespace(&c);
+    index_peer_pods(&c);
     compile_policies(&c);
+    compiler_destroy_indexes(&c);
     add_isolation_drops(&c);
     finish_pending_flows(&c, flows);
     conj_ids_sweep(ids);

@@ -221,20 +221,28 @@ match_has_prereq_fields(const struct match *match)
 }
 
 struct np_flow *
-build_flow(uint8_t table, uint16_t priority, const struct match *match_,
-           uint64_t cookie, const struct ofpbuf *ofpacts)
+build_flow_from_scratch(uint8_t table, uint16_t priority,
+                        struct match *match, uint64_t cookie,
+                        const struct ofpbuf *ofpacts)
 {
     /* When a flow names a field with prerequisites, the switch adds
      * packet_type=eth as it decodes it (nx_pull_raw()), and reports the
      * flow that way: say it too, so that the flow we build and the flow we
      * read back are the same flow.  test-compiler's round-trip test keeps
      * this list honest. */
-    struct match match = *match_;
-    if (match_has_prereq_fields(&match)) {
-        match_set_default_packet_type(&match);
+    if (match_has_prereq_fields(match)) {
+        match_set_default_packet_type(match);
     }
-    return np_flow_create(table, priority, &match, cookie, ofpacts->data,
+    return np_flow_create(table, priority, match, cookie, ofpacts->data,
                           ofpacts->size);
+}
+
+struct np_flow *
+build_flow(uint8_t table, uint16_t priority, const struct match *match_,
+           uint64_t cookie, const struct ofpbuf *ofpacts)
+{
+    struct match match = *match_;
+    return build_flow_from_scratch(table, priority, &match, cookie, ofpacts);
 }
 
 void
@@ -244,4 +252,13 @@ add_flow(struct flow_set *flows, uint8_t table, uint16_t priority,
 {
     flow_set_insert(flows, build_flow(table, priority, match, cookie,
                                       ofpacts));
+}
+
+void
+add_flow_from_scratch(struct flow_set *flows, uint8_t table,
+                      uint16_t priority, struct match *match,
+                      uint64_t cookie, const struct ofpbuf *ofpacts)
+{
+    flow_set_insert(flows, build_flow_from_scratch(table, priority, match,
+                                                   cookie, ofpacts));
 }

@@ -93,11 +93,22 @@ struct np_flow *build_flow(uint8_t table, uint16_t priority,
                            const struct match *, uint64_t cookie,
                            const struct ofpbuf *ofpacts);
 
+/* The same, for a caller done with 'match' afterwards: it may be changed,
+ * which saves copying its 3 kB. */
+struct np_flow *build_flow_from_scratch(uint8_t table, uint16_t priority,
+                                        struct match *, uint64_t cookie,
+                                        const struct ofpbuf *ofpacts);
+
 /* Adds a flow built from 'match' and 'ofpacts' to 'flows'.  A flow with the
  * same identity must not be there yet. */
 void add_flow(struct flow_set *flows, uint8_t table, uint16_t priority,
               const struct match *, uint64_t cookie,
               const struct ofpbuf *ofpacts);
+/* The same, for a caller done with 'match' afterwards: it may be changed,
+ * which saves copying its 3 kB. */
+void add_flow_from_scratch(struct flow_set *flows, uint8_t table,
+                           uint16_t priority, struct match *, uint64_t cookie,
+                           const struct ofpbuf *ofpacts);
 
 /* The fixed flows of the pipeline (pipeline.c). */
 void pipeline_add_fixed_flows(const struct np_config *, struct flow_set *);

@@ -62,13 +62,24 @@ labels_init(struct labels *labels)
     labels->n = 0;
 }
 
+/* Sets 'label' to copies of 'key' and 'value', in one block (see 'struct
+ * label'). */
+static void
+label_init(struct label *label, const char *key, const char *value)
+{
+    size_t key_len = strlen(key), value_len = strlen(value);
+    label->key = np_xmalloc(key_len + value_len + 2);
+    memcpy(label->key, key, key_len + 1);
+    label->value = label->key + key_len + 1;
+    memcpy(label->value, value, value_len + 1);
+}
+
 void
 labels_destroy(struct labels *labels)
 {
     if (labels) {
         for (size_t i = 0; i < labels->n; i++) {
             free(labels->items[i].key);
-            free(labels->items[i].value);
         }
         free(labels->items);
         labels_init(labels);
@@ -81,8 +92,7 @@ labels_clone(struct labels *dst, const struct labels *src)
     dst->n = src->n;
     dst->items = src->n ? np_xmalloc(src->n * sizeof *dst->items) : NULL;
     for (size_t i = 0; i < src->n; i++) {
-        dst->items[i].key = np_xstrdup(src->items[i].key);
-        dst->items[i].value = np_xstrdup(src->items[i].value);
+        label_init(&dst->items[i], src->items[i].key, src->items[i].value);
     }
 }
 
@@ -132,8 +142,9 @@ labels_set(struct labels *labels, const char *key, const char *value)
 {
     long idx = labels_search(labels, key);
     if (idx >= 0) {
-        free(labels->items[idx].value);
-        labels->items[idx].value = np_xstrdup(value);
+        char *old = labels->items[idx].key;
+        label_init(&labels->items[idx], key, value);
+        free(old);
         return;
     }
 
@@ -142,8 +153,7 @@ labels_set(struct labels *labels, const char *key, const char *value)
                                 (labels->n + 1) * sizeof *labels->items);
     memmove(&labels->items[pos + 1], &labels->items[pos],
             (labels->n - pos) * sizeof *labels->items);
-    labels->items[pos].key = np_xstrdup(key);
-    labels->items[pos].value = np_xstrdup(value);
+    label_init(&labels->items[pos], key, value);
     labels->n++;
 }
 
@@ -155,7 +165,6 @@ labels_remove(struct labels *labels, const char *key)
         return false;
     }
     free(labels->items[idx].key);
-    free(labels->items[idx].value);
     memmove(&labels->items[idx], &labels->items[idx + 1],
             (labels->n - idx - 1) * sizeof *labels->items);
     labels->n--;

@@ -42,12 +42,22 @@ const struct cidr *
 pod_peer_addresses(const struct cluster *cluster, const struct np_pod *pod,
                    size_t *n)
 {
+    if (pod->terminated || pod->host_network) {
+        *n = 0;
+        return NULL;
+    }
+    return pod_peer_addresses_via_port(
+        pod, cluster_find_pod_port(cluster, pod->namespace, pod->name), n);
+}
+
+const struct cidr *
+pod_peer_addresses_via_port(const struct np_pod *pod,
+                            const struct local_port *port, size_t *n)
+{
     *n = 0;
     if (pod->terminated || pod->host_network) {
         return NULL;
     }
-    const struct local_port *port = cluster_find_pod_port(
-        cluster, pod->namespace, pod->name);
     if (port && port->n_ips) {
         *n = port->n_ips;
         return port->ips;

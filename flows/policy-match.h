@@ -70,6 +70,13 @@ const struct labels *namespace_labels(const struct cluster *,
 const struct cidr *pod_peer_addresses(const struct cluster *,
                                       const struct np_pod *, size_t *n);
 
+/* The same, given the pod port that cluster_find_pod_port() returns for
+ * 'pod' ('port' NULL when none names it): for callers that look pod ports
+ * up once for many pods. */
+const struct cidr *pod_peer_addresses_via_port(const struct np_pod *,
+                                               const struct local_port *port,
+                                               size_t *n);
+
 /* Returns true if 'policy' applies to 'pod' (same namespace, podSelector
  * matches).  Says nothing about whether the pod is local. */
 bool policy_selects_pod(const struct np_policy *, const struct np_pod *);

@@ -73,6 +73,18 @@ selector_matches(const struct selector *sel, const struct labels *labels)
 }
 
 bool
+selector_matches_except(const struct selector *sel,
+                        const struct labels *labels, size_t skip)
+{
+    for (size_t i = 0; i < sel->n_reqs; i++) {
+        if (i != skip && !selector_req_matches(&sel->reqs[i], labels)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
 selector_is_empty(const struct selector *sel)
 {
     return !sel->n_reqs;

@@ -36,6 +36,10 @@
 struct ds;
 
 bool selector_matches(const struct selector *, const struct labels *);
+/* The same, leaving out requirement 'skip' (an index into 'reqs'), which
+ * the caller knows 'labels' satisfies. */
+bool selector_matches_except(const struct selector *, const struct labels *,
+                             size_t skip);
 bool selector_is_empty(const struct selector *);
 uint32_t selector_hash(const struct selector *, uint32_t basis);
 

@@ -16,6 +16,7 @@ unit_tests = \
 	tests/test-compiler \
 	tests/test-conformance-model \
 	tests/test-engine \
+	tests/test-label-index \
 	tests/test-manifest \
 	tests/test-port-range
 
@@ -36,6 +37,12 @@ tests_test_engine_SOURCES = tests/test-engine.c tests/random-cluster.c \
 	tests/random-cluster.h
 tests_test_engine_LDADD = $(unit_test_ldadd)
 tests_test_engine_CFLAGS = $(unit_test_cflags)
+
+tests_test_label_index_SOURCES = tests/test-label-index.c \
+	tests/flow-sim.c tests/flow-sim.h tests/random-cluster.c \
+	tests/random-cluster.h
+tests_test_label_index_LDADD = $(unit_test_ldadd)
+tests_test_label_index_CFLAGS = $(unit_test_cflags)
 
 tests_test_manifest_SOURCES = tests/test-manifest.c
 tests_test_manifest_LDADD = $(unit_test_ldadd)

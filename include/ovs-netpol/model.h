@@ -76,6 +76,9 @@ struct cidr {
 
 /* Labels. */
 
+/* 'key' and 'value' are one allocation (the value follows the key's null
+ * terminator), which halves the allocations of a cluster's labels: create,
+ * change and free them only with the labels_*() functions below. */
 struct label {
     char *key;
     char *value;
