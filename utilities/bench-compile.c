@@ -18,15 +18,15 @@
  * bench` (utilities/ovs-netpol-bench.sh).  It is not installed.
  *
  *   bench-compile [--node NAME | --ports FILE] [--repeat N] [--flows FILE]
- *                 MANIFEST...
+ *                 [--events N [--seed S]] MANIFEST...
  *
  * Parse: read each manifest file and turn it into cluster state
  * (manifest_parse() and cluster_set_object(), what the agent's manifest
  * source does).  Compile: compile_full() into an empty flow set with fresh
  * conjunction IDs, 'N' times (default 1), each from scratch; the figures
  * are the median and the fastest, in wall-clock time, and the median in
- * CPU time (which other processes on a busy machine hardly inflate).  Peak RSS is getrusage()'s ru_maxrss, the
- * high-water mark of the whole process (parsed cluster included), also
+ * CPU time (which other processes on a busy machine hardly inflate).  Peak
+ * RSS is getrusage()'s ru_maxrss, the high-water mark of the whole process (parsed cluster included), also
  * sampled after parsing so the compile's own share shows.
  *
  * The local pods are those of --ports FILE, in the format of
@@ -37,7 +37,10 @@
  *
  * Output: one line of KEY=VALUE words on stdout (times in milliseconds,
  * memory in KiB), problems on stderr.  --flows writes the flow set in
- * `ovs-ofctl add-flows` syntax. */
+ * `ovs-ofctl add-flows` syntax.
+ *
+ * --events N then runs N events of each kind through the incremental
+ * engine (bench-incremental.c), one more line per kind. */
 
 #include <config.h>
 
@@ -49,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <openvswitch/dynamic-string.h>
 #include "ovs-netpol/cidr.h"
@@ -59,6 +63,7 @@
 #include "ovs-netpol/manifest.h"
 #include "ovs-netpol/pipeline.h"
 #include "ovs-netpol/util.h"
+#include "utilities/bench-incremental.h"
 
 static void NP_PRINTF_FORMAT(1, 2)
 fatal(const char *format, ...)
@@ -226,19 +231,25 @@ usage(void)
            "  --ports FILE     local pods: NS/NAME OFPORT IPS MAC lines\n"
            "  --repeat N       compile N times (default 1)\n"
            "  --flows FILE     write the flows (ovs-ofctl add-flows "
-           "syntax)\n");
+           "syntax)\n"
+           "  --events N       then N events of each kind through the "
+           "incremental engine\n"
+           "  --seed S         which events (default 1)\n");
 }
 
 int
 main(int argc, char *argv[])
 {
     const char *node = NULL, *ports = NULL, *flows_file = NULL;
-    int repeat = 1;
+    int repeat = 1, events = 0;
+    uint32_t seed = 1;
     static const struct option long_options[] = {
         {"node", required_argument, NULL, 'n'},
         {"ports", required_argument, NULL, 'p'},
         {"repeat", required_argument, NULL, 'r'},
         {"flows", required_argument, NULL, 'f'},
+        {"events", required_argument, NULL, 'e'},
+        {"seed", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -253,6 +264,8 @@ main(int argc, char *argv[])
         case 'p': ports = optarg; break;
         case 'r': repeat = atoi(optarg); break;
         case 'f': flows_file = optarg; break;
+        case 'e': events = atoi(optarg); break;
+        case 's': seed = strtoul(optarg, NULL, 10); break;
         case 'h': usage(); return 0;
         default: return 2;
         }
@@ -351,7 +364,13 @@ main(int argc, char *argv[])
     free(cpu);
     free(usec);
     flow_set_destroy(&flows);
+
+    int status = 0;
+    if (events > 0) {
+        fflush(stdout);
+        status = bench_incremental(&cluster, &config, node, events, seed);
+    }
     np_problems_destroy(&problems);
     cluster_destroy(&cluster);
-    return 0;
+    return status;
 }

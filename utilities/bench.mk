@@ -13,7 +13,8 @@
 # flows/ changes) but never installed.
 
 noinst_PROGRAMS += utilities/bench-compile
-utilities_bench_compile_SOURCES = utilities/bench-compile.c
+utilities_bench_compile_SOURCES = utilities/bench-compile.c \
+	utilities/bench-incremental.c utilities/bench-incremental.h
 utilities_bench_compile_LDADD = flows/libnetpol.a $(OVS_LIBS) \
 	$(JANSSON_LIBS) $(YAML_LIBS)
 
@@ -23,7 +24,7 @@ dist_noinst_SCRIPTS += \
 
 # The knobs the script reads, passed on only when set.
 bench_env = top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
-	$(foreach v,BENCH_SIZES BENCH_SEED BENCH_REPEAT BENCH_LOCAL_PODS \
+	$(foreach v,BENCH_SIZES BENCH_SEED BENCH_REPEAT BENCH_EVENTS BENCH_LOCAL_PODS \
 		BENCH_LIVE BENCH_DIR BENCH_KEEP BENCH_TIMEOUT BENCH_PEER_MODEL \
 		BENCH_PEER_INSTALL OVN_PEER_DIR,$(if $($(v)),$(v)='$($(v))'))
 

@@ -26,7 +26,10 @@
 #     same switch, right after.  The two bridges' flows are compared; a
 #     difference is reported.  Target: <= 1.25x.  Then the agent's VmRSS
 #     and VmHWM after the sync.
-#   - incremental: a placeholder.
+#   - incremental, at the largest size: BENCH_EVENTS (default 100) events
+#     of each kind through the engine (bench-compile --events): median, p99
+#     and worst engine CPU time per event and the flow-mods it causes.
+#     Target: <= 1 ms per event.
 # BENCH_SIZES=small is the quick run.  BENCH_LIVE=0 skips the live install.
 #
 # peer (make bench-peer): BENCH_PEER_MODEL pods/policies/namespaces/local
@@ -448,9 +451,43 @@ print_live_table() {
     done
 }
 
+# The incremental engine at the largest size benchmarked: BENCH_EVENTS
+# events of each kind (bench-incremental.c says which), engine CPU time per
+# event and the flow-mods each one causes.
+bench_incremental() {           # bench_incremental SIZE
+    local s=$1
+    "$bench_compile" --ports "$work/$s/ports.txt" \
+        --events "${BENCH_EVENTS:-100}" --seed "$seed" \
+        "$work/$s/cluster.json" 2>"$work/$s/incremental.stderr" \
+        | grep '^incremental ' >"$work/$s/incremental.txt" \
+        || { cat "$work/$s/incremental.stderr" >&2
+             die "bench-compile --events failed on $s"; }
+}
+
 print_incremental() {
-    printf '\n== Incremental (one pod or label change: <= 1 ms of computation, only the flow-mods that change)\n\n'
-    printf 'not yet measured\n'
+    local s line kind
+    s=${sizes##* }
+    printf '\n== Incremental (%s: one event of any kind <= 1 ms of computation; flow-mods proportional to the change)\n\n' "$s"
+    line=$(grep '^incremental build' "$work/$s/incremental.txt")
+    printf 'engine build %s ms (CPU), %s flows, %s peer sets\n\n' \
+        "$(printf '%.0f' "$(kv build_cpu_ms "$line")")" \
+        "$(thousands "$(kv flows "$line")")" "$(kv peer_sets "$line")"
+    printf '%-18s %6s | %9s %9s %9s | %10s %10s | %s\n' kind events \
+        "median" "p99" "worst" "mods(med)" "mods(max)" \
+        "target: median, worst <= 1000 us"
+    while read -r line; do
+        kind=$(kv kind "$line")
+        [ -n "$kind" ] || continue
+        printf '%-18s %6s | %6s us %6s us %6s us | %10s %10s | %s, %s\n' \
+            "$kind" "$(kv events "$line")" "$(kv median_us "$line")" \
+            "$(kv p99_us "$line")" "$(kv worst_us "$line")" \
+            "$(thousands "$(kv flow_mods_median "$line")")" \
+            "$(thousands "$(kv flow_mods_max "$line")")" \
+            "$(verdict "$(kv median_us "$line")" 1000)" \
+            "$(verdict "$(kv worst_us "$line")" 1000)"
+    done <"$work/$s/incremental.txt"
+    printf '(engine CPU time of the notification only, thread CPU clock; mods: the flows the engine reports\n'
+    printf ' changed, i.e. the flow-mods the agent sends.  Each event is undone after it is measured.)\n'
 }
 
 cmd_bench() {
@@ -484,6 +521,8 @@ cmd_bench() {
         done
     fi
     print_live_table
+    note "${sizes##* }: incremental events"
+    bench_incremental "${sizes##* }"
     print_incremental
 }
 
