@@ -199,6 +199,7 @@ static void schedule_reconnect(struct ovsdb_monitor *);
 static void reconnect_cb(evutil_socket_t, short, void *);
 static void event_cb(struct bufferevent *, short events, void *);
 static void read_cb(struct bufferevent *, void *);
+static void handle_input(struct ovsdb_monitor *, struct evbuffer *);
 static void send_json(struct ovsdb_monitor *, json_t *);
 static void send_monitor_request(struct ovsdb_monitor *);
 static const char *state_name(enum monitor_state);
@@ -527,9 +528,14 @@ event_cb(struct bufferevent *bev OVS_UNUSED, short events, void *m_)
 static void
 read_cb(struct bufferevent *bev, void *m_)
 {
-    struct ovsdb_monitor *m = m_;
+    handle_input(m_, bufferevent_get_input(bev));
+}
 
-    input_append(&m->input, bufferevent_get_input(bev));
+/* Handles the bytes in 'evb' (all of them) as what the socket delivered. */
+static void
+handle_input(struct ovsdb_monitor *m, struct evbuffer *evb)
+{
+    input_append(&m->input, evb);
     int error = input_run(m);
     if (!error) {
         publish(m);
@@ -577,6 +583,43 @@ send_monitor_request(struct ovsdb_monitor *m)
                            "method", "monitor",
                            "params", DB_NAME, MONITOR_NAME, requests,
                            "id", (json_int_t) m->monitor_id));
+}
+
+/* Test hook.
+ *
+ * XXX Only for tests/fuzz/fuzz-ovsdb.c, which has no ovsdb-server: it feeds
+ * bytes to the same framing and message handling as read_cb(), so that
+ * whatever a server could send is covered.  Not declared in ovsdb-monitor.h;
+ * the agent never calls it.  A monitor that is not connected is first put
+ * in the state a new connection reaches: "monitor" request sent (its id is
+ * the next request id, 1 for a new monitor; nothing is written, there is no
+ * socket), waiting for the snapshot.  An error drops the "connection" as
+ * usual (the reconnect timer is armed but the fuzzer never runs the event
+ * loop), and the next call starts a new one. */
+void ovsdb_monitor_feed_for_testing(struct ovsdb_monitor *, const void *data,
+                                    size_t size);
+
+void
+ovsdb_monitor_feed_for_testing(struct ovsdb_monitor *m, const void *data,
+                               size_t size)
+{
+    if (!ovsdb_monitor_is_connected(m)) {
+        evtimer_del(m->timer);
+        m->state = S_MONITORING;
+        m->stats.n_connects++;
+        send_monitor_request(m);
+    }
+
+    if (!size) {
+        return;                 /* A read delivers at least one byte. */
+    }
+    struct evbuffer *evb = evbuffer_new();
+    if (!evb) {
+        VLOG_ABORT("%s: evbuffer_new failed", m->remote);
+    }
+    evbuffer_add(evb, data, size);
+    handle_input(m, evb);
+    evbuffer_free(evb);
 }
 
 /* Input framing and message dispatch. */

@@ -20,7 +20,9 @@
  * is bounded by MANIFEST_MAX_DEPTH and values, aliases expanded, by
  * MANIFEST_MAX_OBJECT_NODES, which defeats the "billion laughs".  An alias
  * shares the anchored jansson value (a reference, not a copy), so expansion
- * costs no memory, only its count.
+ * costs no memory, only its count.  Nesting is counted through aliases too:
+ * an alias of a 60-deep value, used 60 levels down, is 120 levels deep,
+ * and a chain of such aliases would otherwise nest thousands deep.
  *
  * Scalars are typed as sigs.k8s.io/yaml types them: plain scalars by the
  * YAML 1.2 core schema (null, ~ and the empty scalar; true and false;
@@ -55,6 +57,8 @@ struct yaml_anchor {
     char *name;
     json_t *value;
     size_t n_nodes;             /* Values in 'value', aliases expanded. */
+    int height;                 /* Levels of collections in 'value' (0 for
+                                 * a scalar), aliases expanded. */
 };
 
 /* Builds jansson values from the events of one libyaml parser. */
@@ -66,6 +70,9 @@ struct yaml_builder {
                                  * or one streamed list item). */
     size_t n_total;             /* Values in the current document, never
                                  * reset: measures anchored subtrees. */
+    int deepest;                /* Deepest collection level reached so far
+                                 * in the node being built, aliases
+                                 * expanded: measures anchored subtrees. */
     char *error;                /* First error, or NULL. */
 
     /* Streaming of the items of a list document. */
@@ -457,7 +464,7 @@ find_anchor(const struct yaml_builder *b, const char *name)
  * the same name replaces an earlier one, as YAML says. */
 static void
 add_anchor(struct yaml_builder *b, const char *name, json_t *value,
-           size_t n_nodes)
+           size_t n_nodes, int height)
 {
     struct yaml_anchor *anchor = find_anchor(b, name);
 
@@ -470,6 +477,7 @@ add_anchor(struct yaml_builder *b, const char *name, json_t *value,
     }
     anchor->value = json_incref(value);
     anchor->n_nodes = n_nodes;
+    anchor->height = height;
 }
 
 /* Reads the next document into '*docp', or sets '*docp' to NULL at the end
@@ -494,6 +502,7 @@ builder_read_document(struct yaml_builder *b, json_t **docp)
     }
 
     b->n_nodes = b->n_total = 0;
+    b->deepest = 0;
     if (!next_event(b, &event)) {
         return false;
     }
@@ -518,6 +527,7 @@ enter_collection(struct yaml_builder *b, const yaml_event_t *start,
         set_error(b, depth_error(&start->start_mark));
         return false;
     }
+    b->deepest = NP_MAX(b->deepest, depth);
     return count_nodes(b, 1, &start->start_mark);
 }
 
@@ -671,7 +681,7 @@ read_mapping_key(struct yaml_builder *b, bool *is_merge, bool *end)
             json_t *value = json_string(key);
             if (value) {
                 add_anchor(b, (const char *) event.data.scalar.anchor,
-                           value, 1);
+                           value, 1, 0);
                 json_decref(value);
             }
         }
@@ -742,8 +752,9 @@ error:
     return NULL;
 }
 
+/* Builds the alias 'event', found at nesting level 'depth'. */
 static json_t *
-build_alias(struct yaml_builder *b, const yaml_event_t *event)
+build_alias(struct yaml_builder *b, const yaml_event_t *event, int depth)
 {
     const char *name = (const char *) event->data.alias.anchor;
     struct yaml_anchor *anchor = find_anchor(b, name);
@@ -752,9 +763,21 @@ build_alias(struct yaml_builder *b, const yaml_event_t *event)
         set_error(b, format_error(&event->start_mark,
                                   "unknown anchor \"%.64s\"", name));
         return NULL;
+    }
+
+    /* The anchored value's 'height' levels of collections start at level
+     * 'depth'.  (A merge key's value is checked the same way, one level
+     * too strictly: its members land one level up.) */
+    int deepest = depth - 1 + anchor->height;
+    if (deepest > MANIFEST_MAX_DEPTH) {
+        set_error(b, format_error(&event->start_mark, "nesting deeper than "
+                                  "%d levels (expanding alias \"%.64s\")",
+                                  MANIFEST_MAX_DEPTH, name));
+        return NULL;
     } else if (!count_nodes(b, anchor->n_nodes, &event->start_mark)) {
         return NULL;
     }
+    b->deepest = NP_MAX(b->deepest, deepest);
     return json_incref(anchor->value);
 }
 
@@ -781,12 +804,14 @@ static json_t *
 build_node(struct yaml_builder *b, yaml_event_t *event, int depth)
 {
     size_t n_before = b->n_total;
+    int saved_deepest = b->deepest;
     const yaml_char_t *anchor = NULL;
     json_t *value = NULL;
 
+    b->deepest = depth - 1;     /* Nothing of this node yet. */
     switch (event->type) {
     case YAML_ALIAS_EVENT:
-        value = build_alias(b, event);
+        value = build_alias(b, event, depth);
         break;
     case YAML_SCALAR_EVENT:
         anchor = event->data.scalar.anchor;
@@ -806,8 +831,10 @@ build_node(struct yaml_builder *b, yaml_event_t *event, int depth)
         break;
     }
     if (value && anchor) {
-        add_anchor(b, (const char *) anchor, value, b->n_total - n_before);
+        add_anchor(b, (const char *) anchor, value, b->n_total - n_before,
+                   b->deepest - (depth - 1));
     }
+    b->deepest = NP_MAX(saved_deepest, b->deepest);
     yaml_event_delete(event);
     return value;
 }

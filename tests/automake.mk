@@ -103,3 +103,10 @@ dist_noinst_SCRIPTS += tests/conformance.sh tests/conformance.py
 check-conformance: all
 	@$(MAKE) $(AM_MAKEFLAGS) check TESTS='tests/conformance.sh'
 .PHONY: check-conformance
+
+# Hostile input against a live agent, the agent under valgrind, and each
+# fuzz target for a few seconds (tests/fuzz/: `make fuzz` runs them long).
+integration_tests += tests/agent-hostile.sh tests/agent-valgrind.sh
+TESTS += tests/fuzz-smoke.sh
+dist_noinst_SCRIPTS += tests/agent-hostile.sh tests/agent-valgrind.sh \
+	tests/fuzz-smoke.sh

@@ -1682,6 +1682,66 @@ START_TEST(test_deep_nesting)
 }
 END_TEST
 
+/* Found with tests/fuzz/fuzz-yaml.c: an alias expands its anchored value
+ * where it is used, so a chain of aliases of deeply nested values could
+ * nest thousands of levels deep while staying within the value limit. */
+START_TEST(test_deep_aliases)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    for (int i = 0; i < 80; i++) {
+        ds_put_format(&s, "a%d: &a%d ", i, i);
+        ds_put_char_multiple(&s, '[', 60);
+        if (i) {
+            ds_put_format(&s, "*a%d", i - 1);
+        }
+        ds_put_char_multiple(&s, ']', 60);
+        ds_put_char(&s, '\n');
+    }
+    assert_refused_quickly(ds_cstr(&s), s.length,
+                           "line 2, column 69: nesting deeper than 64 "
+                           "levels (expanding alias \"a0\")");
+
+    /* Within the limit: an anchor 32 deep, used at level 32 (inside 31
+     * sequences, in a mapping), reaches exactly level 64. */
+    ds_clear(&s);
+    ds_put_cstr(&s, "a: &a ");
+    ds_put_char_multiple(&s, '[', 31);
+    ds_put_cstr(&s, "[x]");
+    ds_put_char_multiple(&s, ']', 31);
+    ds_put_cstr(&s, "\nb: ");
+    ds_put_char_multiple(&s, '[', 31);
+    ds_put_cstr(&s, "*a");
+    ds_put_char_multiple(&s, ']', 31);
+    ds_put_char(&s, '\n');
+    json_t **docs;
+    size_t n_docs;
+    char *error = yaml_to_json(ds_cstr(&s), s.length, &docs, &n_docs);
+    ck_assert_msg(!error, "%s", error);
+    ck_assert_uint_eq(n_docs, 1);
+    json_decref(docs[0]);
+    free(docs);
+
+    /* One level more is refused. */
+    ds_clear(&s);
+    ds_put_cstr(&s, "a: &a ");
+    ds_put_char_multiple(&s, '[', 32);
+    ds_put_cstr(&s, "[x]");
+    ds_put_char_multiple(&s, ']', 32);
+    ds_put_cstr(&s, "\nb: ");
+    ds_put_char_multiple(&s, '[', 31);
+    ds_put_cstr(&s, "*a");
+    ds_put_char_multiple(&s, ']', 31);
+    ds_put_char(&s, '\n');
+    error = yaml_to_json(ds_cstr(&s), s.length, &docs, &n_docs);
+    ck_assert_ptr_nonnull(error);
+    assert_contains(error, "nesting deeper than 64 levels (expanding alias "
+                    "\"a\")");
+    free(error);
+    ds_destroy(&s);
+}
+END_TEST
+
 START_TEST(test_huge_buffer)
 {
     /* One allocation: the buffer is refused before it is read. */
@@ -1905,6 +1965,7 @@ manifest_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_billion_laughs);
     tcase_add_test(tc, test_deep_nesting);
+    tcase_add_test(tc, test_deep_aliases);
     tcase_add_test(tc, test_huge_buffer);
     tcase_add_test(tc, test_million_labels);
     tcase_add_test(tc, test_many_aliases);
