@@ -23,6 +23,7 @@
 #include <config.h>
 #include "agent.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -33,9 +34,13 @@
 #include <openvswitch/dynamic-string.h>
 #include <openvswitch/list.h>
 #include <openvswitch/vlog.h>
+#include "agent-explain.h"
+#include "audit.h"
 #include "control.h"
+#include "flow-stats.h"
 #include "k8s-source.h"
 #include "manifest-watch.h"
+#include "metrics.h"
 #include "ofctrl.h"
 #include "ovs-netpol/cidr.h"
 #include "ovs-netpol/cluster.h"
@@ -83,6 +88,9 @@ struct agent {
     struct k8s_source *k8s;
     struct ofctrl *ofctrl;
     struct control_server *control;
+    struct metrics *metrics;    /* --metrics, or NULL. */
+    struct audit *audit;        /* --audit, or NULL. */
+    struct ovs_list stats_requests;     /* Contains struct stats_request. */
 
     struct event *run_event;
     struct event *waiter_timer;
@@ -104,7 +112,14 @@ agent_changed(struct agent *agent)
 {
     agent->change_seq++;
     agent->dirty = true;
+    audit_cluster_changed(agent->audit);
     event_active(agent->run_event, EV_TIMEOUT, 0);
+}
+
+void
+agent_reopen_logs(struct agent *agent)
+{
+    audit_reopen(agent->audit);
 }
 
 /* Sources. */
@@ -573,6 +588,7 @@ cmd_status(struct control_request *req, const json_t *args, void *agent_)
         "policies", (json_int_t) hmap_count(&agent->cluster.policies)));
     json_object_set_new(status, "sources", sources_to_json(agent));
     json_object_set_new(status, "switch", switch_to_json(agent));
+    json_object_set_new(status, "audit", audit_status(agent->audit));
     json_object_set_new(status, "ports", ports_to_json(agent));
     json_object_set_new(status, "rules", rules_to_json(agent));
     struct np_problems problems;
@@ -624,6 +640,101 @@ cmd_resync(struct control_request *req, const json_t *args, void *agent_)
     control_request_reply(req, json_string(ofctrl_state_name(agent->ofctrl)));
 }
 
+/* Flow statistics and the view for metrics. */
+
+/* A caller of agent_dump_stats() waiting for the switch. */
+struct stats_request {
+    struct ovs_list node;       /* In 'agent->stats_requests'. */
+    struct agent *agent;
+    agent_stats_cb *cb;
+    void *aux;
+};
+
+/* Names the counters with the rules and ports as they are now: a rule
+ * deleted since the dump is still named while its ID is retired. */
+static void
+stats_dumped_cb(int error, const struct flow_stats_entry *entries, size_t n,
+                void *sr_)
+{
+    struct stats_request *sr = sr_;
+    struct agent *agent = sr->agent;
+    struct flow_stats stats;
+
+    flow_stats_init(&stats);
+    if (!error) {
+        flow_stats_compute(&stats, entries, n, &agent->config, &agent->ids,
+                           &agent->cluster);
+    }
+    ovs_list_remove(&sr->node);
+    sr->cb(error, &stats, sr->aux);
+    flow_stats_destroy(&stats);
+    free(sr);
+}
+
+void
+agent_dump_stats(struct agent *agent, agent_stats_cb *cb, void *aux)
+{
+    struct stats_request *sr = np_xmalloc(sizeof *sr);
+    sr->agent = agent;
+    sr->cb = cb;
+    sr->aux = aux;
+    ovs_list_push_back(&agent->stats_requests, &sr->node);
+    ofctrl_dump_stats(agent->ofctrl, stats_dumped_cb, sr);
+}
+
+/* Drops the requests ofctrl will never answer (it is gone). */
+static void
+cancel_stats_requests(struct agent *agent)
+{
+    struct stats_request *sr;
+    LIST_FOR_EACH_POP (sr, node, &agent->stats_requests) {
+        struct flow_stats empty;
+        flow_stats_init(&empty);
+        sr->cb(ECANCELED, &empty, sr->aux);
+        free(sr);
+    }
+}
+
+void
+agent_get_view(const struct agent *agent, struct agent_view *view)
+{
+    view->config = &agent->config;
+    view->cluster = &agent->cluster;
+    view->synced = (agent->synced_once && !agent->dirty
+                    && ofctrl_installed_seq(agent->ofctrl)
+                       >= agent->desired_seq);
+    /* Set only once the switch held a desired state (desired_seq >= 1). */
+    view->first_sync_done = agent->last_install_wall != 0;
+    view->last_install_wall = agent->last_install_wall;
+    view->ofctrl = agent->ofctrl;
+    view->engine = agent->engine;
+    view->ovsdb = agent->ovsdb;
+    view->manifests = agent->manifests;
+    view->k8s = agent->k8s;
+}
+
+static void
+stats_reply_cb(int error, struct flow_stats *stats, void *req_)
+{
+    struct control_request *req = req_;
+    if (!error) {
+        control_request_reply(req, flow_stats_to_json(stats));
+    } else if (error == ENOTCONN) {
+        control_request_error(req, "not connected to the switch");
+    } else if (error == ECANCELED) {
+        control_request_error(req, "agent exiting");
+    } else {
+        control_request_error(req, "reading flow statistics failed (%s)",
+                              np_strerror(error));
+    }
+}
+
+static void
+cmd_stats(struct control_request *req, const json_t *args, void *agent_)
+{
+    agent_dump_stats(agent_, stats_reply_cb, req);
+}
+
 static void
 register_commands(struct agent *agent)
 {
@@ -637,11 +748,14 @@ register_commands(struct agent *agent)
         { "flows", cmd_flows },
         { "recompute", cmd_recompute },
         { "resync", cmd_resync },
+        { "stats", cmd_stats },
     };
     for (size_t i = 0; i < NP_ARRAY_SIZE(commands); i++) {
         control_server_register(agent->control, commands[i].name,
                                 commands[i].handler, agent);
     }
+    agent_explain_register(agent->control, &agent->cluster, &agent->ids,
+                           &agent->opts);
 }
 
 /* Life cycle. */
@@ -659,6 +773,7 @@ agent_create(struct event_base *base, const struct agent_options *opts)
     conj_ids_init(&agent->ids);
     flow_set_init(&agent->tracked);
     ovs_list_init(&agent->waiters);
+    ovs_list_init(&agent->stats_requests);
     agent->run_event = event_new(base, -1, 0, run_cb, agent);
     agent->waiter_timer = evtimer_new(base, waiter_timer_cb, agent);
 
@@ -670,6 +785,34 @@ agent_create(struct event_base *base, const struct agent_options *opts)
         return NULL;
     }
     register_commands(agent);
+    if (opts->metrics) {
+        agent->metrics = metrics_create(base, opts->metrics, agent, &error);
+        if (!agent->metrics) {
+            VLOG_ERR("%s", error);
+            free(error);
+            agent_destroy(agent);
+            return NULL;
+        }
+    }
+
+    if (opts->config.audit) {
+        struct audit_options ao = {
+            .target = opts->openflow,
+            .log_file = opts->audit_log,
+            .meter_id = opts->config.audit_meter,
+            .rate = opts->audit_rate,
+            .dedup_msec = opts->audit_dedup_msec,
+            .first_table = opts->config.first_table,
+        };
+        agent->audit = audit_create(base, &ao, &agent->cluster, &agent->ids,
+                                    &error);
+        if (!agent->audit) {
+            VLOG_ERR("%s", error);
+            free(error);
+            agent_destroy(agent);
+            return NULL;
+        }
+    }
 
     agent->ovsdb = ovsdb_monitor_create(base, opts->ovsdb, opts->bridge,
                                         ports_changed_cb, agent);
@@ -687,6 +830,10 @@ agent_create(struct event_base *base, const struct agent_options *opts)
     }
     agent->ofctrl = ofctrl_create(base, opts->openflow, switch_ready_cb,
                                   agent);
+    if (agent->audit) {
+        /* The meter before any flow that uses it, on every connection. */
+        ofctrl_set_setup(agent->ofctrl, audit_setup_switch, agent->audit);
+    }
     agent->change_seq = 1;
     return agent;
 }
@@ -711,6 +858,11 @@ agent_destroy(struct agent *agent)
         free(w);
     }
     ofctrl_destroy(agent->ofctrl);
+    agent->ofctrl = NULL;
+    audit_destroy(agent->audit);    /* After ofctrl: its worker calls it. */
+    agent->audit = NULL;
+    cancel_stats_requests(agent);
+    metrics_destroy(agent->metrics);
     manifest_watch_destroy(agent->manifests);
     control_server_destroy(agent->control);
     event_free(agent->run_event);

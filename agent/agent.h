@@ -44,7 +44,14 @@
 
 struct event_base;
 struct agent;
+struct cluster;
+struct engine;
+struct flow_stats;
 struct k8s_config;
+struct k8s_source;
+struct manifest_watch;
+struct ofctrl;
+struct ovsdb_monitor;
 
 struct agent_options {
     const char *bridge;             /* --bridge. */
@@ -56,7 +63,11 @@ struct agent_options {
     const struct k8s_config *k8s;   /* Kubernetes mode (--kubeconfig or
                                      * in-cluster), or NULL. */
     const char *node_name;          /* --node-name, or NULL. */
-    struct np_config config;
+    const char *metrics;            /* --metrics: "[ADDR:]PORT", or NULL. */
+    struct np_config config;        /* config.audit: --audit (audit.h). */
+    const char *audit_log;          /* --audit-log=FILE, or NULL. */
+    uint32_t audit_rate;            /* --audit-rate, packets/s. */
+    unsigned int audit_dedup_msec;  /* --audit-dedup. */
 };
 
 /* Creates the agent and starts its sources.  Returns NULL, having logged
@@ -66,5 +77,38 @@ void agent_destroy(struct agent *);
 
 /* A source changed the cluster state. */
 void agent_changed(struct agent *);
+
+/* Reopens the agent's own log files (the audit log's; SIGHUP). */
+void agent_reopen_logs(struct agent *);
+
+/* For the sinks that report on the agent (metrics.c): its parts, read-only,
+ * valid until the loop turns. */
+struct agent_view {
+    const struct np_config *config;
+    const struct cluster *cluster;
+    bool synced;                    /* The switch holds every change the
+                                     * sources delivered. */
+    bool first_sync_done;           /* It did once: every source delivered
+                                     * a full view and the switch held the
+                                     * resulting flows. */
+    long long int last_install_wall;    /* When the switch last caught up
+                                         * (msec since the epoch), or 0. */
+    struct ofctrl *ofctrl;
+    const struct engine *engine;    /* NULL before the first full view. */
+    struct ovsdb_monitor *ovsdb;
+    struct manifest_watch *manifests;   /* NULL in Kubernetes mode. */
+    struct k8s_source *k8s;             /* NULL in manifests mode. */
+};
+
+void agent_get_view(const struct agent *, struct agent_view *);
+
+/* Reads the flow statistics of our rules and isolated pods from the switch
+ * (flow-stats.h) and calls 'cb' with 'aux' once, from the event loop: with
+ * 'error' 0 and the statistics (which 'cb' may take with flow_stats_swap()),
+ * or with a positive errno value and empty statistics (ENOTCONN: the switch
+ * is not connected; ECANCELED: the agent is being destroyed, and 'cb' must
+ * not call the agent). */
+typedef void agent_stats_cb(int error, struct flow_stats *, void *aux);
+void agent_dump_stats(struct agent *, agent_stats_cb *cb, void *aux);
 
 #endif /* agent.h */

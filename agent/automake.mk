@@ -6,8 +6,14 @@ noinst_LIBRARIES += agent/libagent.a
 agent_libagent_a_SOURCES = \
 	agent/agent.c \
 	agent/agent.h \
+	agent/agent-explain.c \
+	agent/agent-explain.h \
+	agent/audit.c \
+	agent/audit.h \
 	agent/control.c \
 	agent/control.h \
+	agent/flow-stats.c \
+	agent/flow-stats.h \
 	agent/k8s-client.c \
 	agent/k8s-client.h \
 	agent/k8s-config.c \
@@ -20,6 +26,8 @@ agent_libagent_a_SOURCES = \
 	agent/manifest-files.h \
 	agent/manifest-watch.c \
 	agent/manifest-watch.h \
+	agent/metrics.c \
+	agent/metrics.h \
 	agent/ovsdb-monitor.c \
 	agent/ovsdb-monitor.h
 

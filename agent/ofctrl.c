@@ -50,6 +50,7 @@ VLOG_DEFINE_THIS_MODULE(ofctrl);
 #define MAX_BACKOFF_MSEC 5000
 #define RETRY_AFTER_ERROR_MSEC 5000
 #define PROTOCOL OFPUTIL_P_OF15_OXM
+#define COOKIE_ROLE_MASK (UINT64_C(0xff) << 40)     /* See np_cookie(). */
 
 #define STATES                                  \
     STATE(DISCONNECTED, "disconnected")         \
@@ -57,7 +58,8 @@ VLOG_DEFINE_THIS_MODULE(ofctrl);
     STATE(DUMPING, "reading back flows")        \
     STATE(IDLE, "idle")                         \
     STATE(INSTALLING, "installing")             \
-    STATE(PROBING, "probing")
+    STATE(PROBING, "probing")                   \
+    STATE(STATS, "reading flow statistics")
 
 enum ofctrl_state {
 #define STATE(ENUM, NAME) S_##ENUM,
@@ -71,6 +73,7 @@ enum job_type {
     JOB_DUMP,                   /* Read back our flows into 'dumped'. */
     JOB_BUNDLE,                 /* Send 'requests' as one bundle. */
     JOB_PROBE,                  /* Echo request and reply. */
+    JOB_STATS,                  /* Read our flows' counters into 'stats'. */
 };
 
 struct job {
@@ -83,7 +86,16 @@ struct job {
     ovs_be32 *failed_xids;      /* xids the switch's errors refer to. */
     size_t n_failed_xids;
     struct flow_set dumped;     /* JOB_DUMP. */
+    struct flow_stats_entry *stats;     /* JOB_STATS. */
+    size_t n_stats, allocated_stats;
     long long int usec;         /* How long the job took. */
+};
+
+/* A caller of ofctrl_dump_stats() waiting for its answer. */
+struct stats_waiter {
+    struct ovs_list node;       /* In 'stats_waiters' or 'stats_running'. */
+    ofctrl_stats_cb *cb;
+    void *aux;
 };
 
 /* A change waiting for its bundle to commit; owns a copy of its flow. */
@@ -114,6 +126,12 @@ struct ofctrl {
     long long int retry_after;  /* No bundle before this time (msec). */
     bool wants_full;            /* The next put must compare everything. */
 
+    /* Flow statistics: requests wait in 'stats_waiters' for the next
+     * JOB_STATS, then in 'stats_running' for the one in flight. */
+    struct ovs_list stats_waiters;      /* Contains struct stats_waiter. */
+    struct ovs_list stats_running;      /* Contains struct stats_waiter. */
+    struct event *stats_event;  /* Starts or fails waiting requests. */
+
     /* Shared with the worker thread, under 'mutex'. */
     pthread_t worker;
     pthread_mutex_t mutex;
@@ -124,6 +142,11 @@ struct ofctrl {
 
     /* Owned by the worker thread only. */
     struct vconn *vconn;
+
+    /* ofctrl_set_setup(): set before the first connection, then only read
+     * by the worker. */
+    ofctrl_setup_cb *setup_cb;
+    void *setup_aux;
 };
 
 static void ofctrl_submit(struct ofctrl *, struct job *);
@@ -153,6 +176,7 @@ job_destroy(struct job *job)
         ds_destroy(&job->details);
         free(job->failed_xids);
         flow_set_destroy(&job->dumped);
+        free(job->stats);
         free(job);
     }
 }
@@ -164,8 +188,16 @@ worker_connect(struct ofctrl *ofctrl)
         vconn_close(ofctrl->vconn);
         ofctrl->vconn = NULL;
     }
-    return vconn_open_block(ofctrl->target, 1u << OFP15_VERSION, 0, 2000,
-                            &ofctrl->vconn);
+    int error = vconn_open_block(ofctrl->target, 1u << OFP15_VERSION, 0,
+                                 2000, &ofctrl->vconn);
+    if (!error && ofctrl->setup_cb) {
+        error = ofctrl->setup_cb(ofctrl->vconn, ofctrl->setup_aux);
+        if (error) {
+            vconn_close(ofctrl->vconn);
+            ofctrl->vconn = NULL;
+        }
+    }
+    return error;
 }
 
 static int
@@ -179,18 +211,29 @@ worker_probe(struct ofctrl *ofctrl)
     return error;
 }
 
-/* Reads back every flow whose cookie carries our prefix, one reply message
- * at a time.  (libopenvswitch's vconn_dump_flows() would hold all of them as
- * 3 kB 'struct match'es at once; converting as they arrive keeps a big
- * table's read-back small.) */
+/* Called for each flow of a flow stats reply.  'fs' is valid only during
+ * the call. */
+typedef void flow_stats_handler(const struct ofputil_flow_stats *fs,
+                                void *aux);
+
+/* Room for the decoded actions of any flow we install (a clause flow
+ * carries up to NP_MAX_CONJS_PER_FLOW conjunction actions). */
+#define DUMP_OFPACTS_SIZE (256 * 1024)
+
+/* Asks the switch for the flows, in every table, whose cookie is 'cookie'
+ * under 'cookie_mask', and calls 'handle' for each of them, one reply
+ * message at a time.  (libopenvswitch's vconn_dump_flows() would hold all
+ * of them as 3 kB 'struct match'es at once; converting as they arrive keeps
+ * a big table's read-back small.) */
 static int
-worker_dump(struct ofctrl *ofctrl, struct flow_set *flows)
+worker_dump_flows(struct vconn *vconn, uint64_t cookie, uint64_t cookie_mask,
+                  flow_stats_handler *handle, void *aux)
 {
     struct ofputil_flow_stats_request fsr;
     memset(&fsr, 0, sizeof fsr);
     match_init_catchall(&fsr.match);
-    fsr.cookie = htobe64(NP_COOKIE_PREFIX);
-    fsr.cookie_mask = htobe64(NP_COOKIE_PREFIX_MASK);
+    fsr.cookie = htobe64(cookie);
+    fsr.cookie_mask = htobe64(cookie_mask);
     fsr.out_port = OFPP_ANY;
     fsr.out_group = OFPG_ANY;
     fsr.table_id = 0xff;
@@ -198,16 +241,21 @@ worker_dump(struct ofctrl *ofctrl, struct flow_set *flows)
     struct ofpbuf *request = ofputil_encode_flow_stats_request(&fsr,
                                                                PROTOCOL);
     ovs_be32 xid = ((struct ofp_header *) request->data)->xid;
-    int error = vconn_send_block(ofctrl->vconn, request);
+    int error = vconn_send_block(vconn, request);
     if (error) {
+        ofpbuf_delete(request);     /* Still ours when sending failed. */
         return error;
     }
 
+    /* Decoded actions go into zeroed memory, re-zeroed after each flow:
+     * OVS leaves padding inside some actions (set_field) uninitialized,
+     * and flow_set compares actions byte for byte first. */
     struct ofpbuf ofpacts;
-    ofpbuf_init(&ofpacts, 0);
+    ofpbuf_init(&ofpacts, DUMP_OFPACTS_SIZE);
+    memset(ofpacts.base, 0, ofpacts.allocated);
     for (bool more = true; more && !error; ) {
         struct ofpbuf *reply;
-        error = vconn_recv_block(ofctrl->vconn, &reply);
+        error = vconn_recv_block(vconn, &reply);
         if (error) {
             break;
         }
@@ -225,6 +273,7 @@ worker_dump(struct ofctrl *ofctrl, struct flow_set *flows)
         more = ofpmp_more(oh);
         for (;;) {
             struct ofputil_flow_stats fs;
+            memset(ofpacts.base, 0, NP_MIN(ofpacts.size, ofpacts.allocated));
             int retval = ofputil_decode_flow_stats_reply(&fs, reply, false,
                                                          &ofpacts);
             if (retval == EOF) {
@@ -233,15 +282,64 @@ worker_dump(struct ofctrl *ofctrl, struct flow_set *flows)
                 error = EPROTO;
                 break;
             }
-            flow_set_replace(flows, np_flow_create(
-                                 fs.table_id, fs.priority, &fs.match,
-                                 be64toh(fs.cookie), fs.ofpacts,
-                                 fs.ofpacts_len));
+            handle(&fs, aux);
         }
         ofpbuf_delete(reply);
     }
     ofpbuf_uninit(&ofpacts);
     return error;
+}
+
+static void
+add_to_flow_set(const struct ofputil_flow_stats *fs, void *flows)
+{
+    flow_set_replace(flows, np_flow_create(fs->table_id, fs->priority,
+                                           &fs->match, be64toh(fs->cookie),
+                                           fs->ofpacts, fs->ofpacts_len));
+}
+
+/* Reads back every flow whose cookie carries our prefix. */
+static int
+worker_dump(struct ofctrl *ofctrl, struct flow_set *flows)
+{
+    return worker_dump_flows(ofctrl->vconn, NP_COOKIE_PREFIX,
+                             NP_COOKIE_PREFIX_MASK, add_to_flow_set, flows);
+}
+
+static void
+add_to_stats(const struct ofputil_flow_stats *fs, void *job_)
+{
+    struct job *job = job_;
+    job->stats = np_x2nrealloc(job->stats, &job->allocated_stats,
+                               job->n_stats + 1, sizeof *job->stats);
+    job->stats[job->n_stats++] = (struct flow_stats_entry) {
+        .cookie = be64toh(fs->cookie),
+        .table_id = fs->table_id,
+        .priority = fs->priority,
+        .n_packets = fs->packet_count,
+        .n_bytes = fs->byte_count,
+    };
+}
+
+/* Reads the counters of the flows that statistics are made of (pipeline.h,
+ * "Statistics"): one request per role, matching the role byte of the cookie
+ * too, so that the shared clause flows, the most numerous and the biggest
+ * (up to NP_MAX_CONJS_PER_FLOW actions each), are never sent. */
+static int
+worker_dump_stats(struct ofctrl *ofctrl, struct job *job)
+{
+    static const enum np_role roles[] = {
+        NP_ROLE_RULE, NP_ROLE_STATS, NP_ROLE_ISOLATION,
+    };
+    for (size_t i = 0; i < NP_ARRAY_SIZE(roles); i++) {
+        int error = worker_dump_flows(ofctrl->vconn, np_cookie(roles[i], 0),
+                                      NP_COOKIE_PREFIX_MASK | COOKIE_ROLE_MASK,
+                                      add_to_stats, job);
+        if (error) {
+            return error;
+        }
+    }
+    return 0;
 }
 
 /* Decodes the switch's error replies into 'job': text for the log, and the
@@ -295,6 +393,9 @@ worker_run_job(struct ofctrl *ofctrl, struct job *job)
         break;
     case JOB_PROBE:
         job->error = worker_probe(ofctrl);
+        break;
+    case JOB_STATS:
+        job->error = worker_dump_stats(ofctrl, job);
         break;
     }
     job->usec = np_time_usec() - start;
@@ -385,6 +486,76 @@ discard_pending(struct ofctrl *ofctrl)
     ofctrl->n_pending = 0;
 }
 
+/* Flow statistics. */
+
+/* Calls back every request in 'waiters' with 'error' (0: with the counters
+ * of 'job') and frees them.  The callbacks may make new requests. */
+static void
+stats_answer(struct ovs_list *waiters, int error, const struct job *job)
+{
+    struct ovs_list list;
+    struct stats_waiter *w;
+
+    ovs_list_init(&list);
+    ovs_list_push_back_all(&list, waiters);
+    LIST_FOR_EACH_POP (w, node, &list) {
+        if (error) {
+            w->cb(error, NULL, 0, w->aux);
+        } else {
+            w->cb(0, job->stats, job->n_stats, w->aux);
+        }
+        free(w);
+    }
+}
+
+static void
+stats_free_all(struct ovs_list *waiters)
+{
+    struct stats_waiter *w;
+    LIST_FOR_EACH_POP (w, node, waiters) {
+        free(w);
+    }
+}
+
+/* Starts a dump for every waiting request, if the connection is idle. */
+static void
+stats_start(struct ofctrl *ofctrl)
+{
+    if (ofctrl->state == S_IDLE
+        && !ovs_list_is_empty(&ofctrl->stats_waiters)) {
+        ovs_list_push_back_all(&ofctrl->stats_running,
+                               &ofctrl->stats_waiters);
+        ofctrl->state = S_STATS;
+        evtimer_del(ofctrl->timer);
+        ofctrl_submit(ofctrl, job_create(JOB_STATS));
+    }
+}
+
+/* Serves waiting requests from the event loop, never from inside
+ * ofctrl_dump_stats(): starts a dump if the connection is idle, fails them
+ * if there is no connection, and otherwise leaves them for the end of the
+ * job in flight (ofctrl_become_idle()). */
+static void
+stats_event_cb(evutil_socket_t fd, short events, void *ofctrl_)
+{
+    struct ofctrl *ofctrl = ofctrl_;
+
+    switch (ofctrl->state) {
+    case S_DISCONNECTED:
+    case S_CONNECTING:
+        stats_answer(&ofctrl->stats_waiters, ENOTCONN, NULL);
+        break;
+    case S_IDLE:
+        stats_start(ofctrl);
+        break;
+    case S_DUMPING:
+    case S_INSTALLING:
+    case S_PROBING:
+    case S_STATS:
+        break;
+    }
+}
+
 static void
 ofctrl_disconnected(struct ofctrl *ofctrl, int error)
 {
@@ -395,9 +566,15 @@ ofctrl_disconnected(struct ofctrl *ofctrl, int error)
     set_last_error(ofctrl, "%s: %s", ofctrl->target, np_strerror(error));
     ofctrl->stats.n_disconnects++;
     ofctrl->state = S_DISCONNECTED;
+    /* Nothing is known of the switch until the read-back (it may have
+     * restarted empty), so nothing desired counts as installed: otherwise
+     * "wait-sync" would answer before the flows are back. */
+    ofctrl->installed_seq = 0;
     discard_pending(ofctrl);
     ofctrl_schedule(ofctrl, ofctrl->backoff_msec);
     ofctrl->backoff_msec = NP_MIN(ofctrl->backoff_msec * 2, MAX_BACKOFF_MSEC);
+    stats_answer(&ofctrl->stats_running, error, NULL);
+    stats_answer(&ofctrl->stats_waiters, error, NULL);
 }
 
 static void
@@ -408,6 +585,7 @@ ofctrl_become_idle(struct ofctrl *ofctrl)
     if (ofctrl_is_ready(ofctrl)) {
         ofctrl->ready_cb(ofctrl->aux);
     }
+    stats_start(ofctrl);
 }
 
 /* Returns the flow a failed request was about, from its xid, or NULL. */
@@ -486,11 +664,28 @@ handle_bundle_done(struct ofctrl *ofctrl, struct job *job)
         ofctrl->retry_after = np_time_msec() + RETRY_AFTER_ERROR_MSEC;
         ofctrl->state = S_IDLE;
         ofctrl_schedule(ofctrl, RETRY_AFTER_ERROR_MSEC);
+        stats_start(ofctrl);
     } else {
         /* We do not know whether the switch committed: read it back. */
         ofctrl->stats.n_bundle_errors++;
         ofctrl_disconnected(ofctrl, job->error);
     }
+}
+
+static void
+handle_stats_done(struct ofctrl *ofctrl, struct job *job)
+{
+    if (job->error) {
+        /* The replies may be half read: start again from a new
+         * connection (which fails the requests). */
+        ofctrl_disconnected(ofctrl, job->error);
+        return;
+    }
+    ofctrl->stats.n_stats_dumps++;
+    ofctrl->stats.last_stats_usec = job->usec;
+    ofctrl->stats.last_stats_flows = job->n_stats;
+    stats_answer(&ofctrl->stats_running, 0, job);
+    ofctrl_become_idle(ofctrl);
 }
 
 static void
@@ -542,6 +737,9 @@ job_done_cb(evutil_socket_t fd, short events, void *ofctrl_)
             ofctrl_become_idle(ofctrl);
         }
         break;
+    case JOB_STATS:
+        handle_stats_done(ofctrl, job);
+        break;
     }
     job_destroy(job);
 }
@@ -572,6 +770,7 @@ timer_cb(evutil_socket_t fd, short events, void *ofctrl_)
     case S_DUMPING:
     case S_INSTALLING:
     case S_PROBING:
+    case S_STATS:
         break;
     }
 }
@@ -590,6 +789,9 @@ ofctrl_create(struct event_base *base, const char *target,
     flow_set_init(&ofctrl->installed);
     ofctrl->timer = evtimer_new(base, timer_cb, ofctrl);
     ofctrl->job_done = event_new(base, -1, 0, job_done_cb, ofctrl);
+    ovs_list_init(&ofctrl->stats_waiters);
+    ovs_list_init(&ofctrl->stats_running);
+    ofctrl->stats_event = event_new(base, -1, 0, stats_event_cb, ofctrl);
     pthread_mutex_init(&ofctrl->mutex, NULL);
     pthread_cond_init(&ofctrl->cond, NULL);
     pthread_create(&ofctrl->worker, NULL, worker_main, ofctrl);
@@ -615,6 +817,9 @@ ofctrl_destroy(struct ofctrl *ofctrl)
     job_destroy(ofctrl->job_out);
     event_free(ofctrl->timer);
     event_free(ofctrl->job_done);
+    event_free(ofctrl->stats_event);
+    stats_free_all(&ofctrl->stats_waiters);
+    stats_free_all(&ofctrl->stats_running);
     pthread_mutex_destroy(&ofctrl->mutex);
     pthread_cond_destroy(&ofctrl->cond);
     discard_pending(ofctrl);
@@ -622,6 +827,15 @@ ofctrl_destroy(struct ofctrl *ofctrl)
     free(ofctrl->stats.last_error);
     free(ofctrl->target);
     free(ofctrl);
+}
+
+void
+ofctrl_set_setup(struct ofctrl *ofctrl, ofctrl_setup_cb *cb, void *aux)
+{
+    pthread_mutex_lock(&ofctrl->mutex);
+    ofctrl->setup_cb = cb;
+    ofctrl->setup_aux = aux;
+    pthread_mutex_unlock(&ofctrl->mutex);
 }
 
 bool
@@ -803,4 +1017,14 @@ const struct ofctrl_stats *
 ofctrl_get_stats(const struct ofctrl *ofctrl)
 {
     return &ofctrl->stats;
+}
+
+void
+ofctrl_dump_stats(struct ofctrl *ofctrl, ofctrl_stats_cb *cb, void *aux)
+{
+    struct stats_waiter *w = np_xmalloc(sizeof *w);
+    w->cb = cb;
+    w->aux = aux;
+    ovs_list_push_back(&ofctrl->stats_waiters, &w->node);
+    event_active(ofctrl->stats_event, EV_TIMEOUT, 0);
 }

@@ -34,7 +34,9 @@
  *       DISCONNECTED --connect--> DUMPING --ok--> IDLE <--> INSTALLING
  *            ^                       |             |  \
  *            +------- any error -----+-------------+   +--> PROBING (echo,
- *                                                            every second)
+ *                                                  |         every second)
+ *                                                  +<--> STATS (flow
+ *                                                        statistics)
  *
  * After every (re)connection ofctrl reads back our flows (those whose cookie
  * carries NP_COOKIE_PREFIX) into 'installed', so what it sends next is the
@@ -55,14 +57,27 @@
  * so the doubt is resolved the same way as after a restart: reconnect and
  * read back.
  *
+ * Flow statistics
+ * ===============
+ *
+ * ofctrl_dump_stats() reads the counters of our rule, stats and isolation
+ * flows (the ones pipeline.h's "Statistics" are made of; never the shared
+ * clause flows) on the worker thread, between bundles, and hands them back
+ * on the loop thread.  Requests that wait at the same time share one dump;
+ * a request made while a dump is in flight waits for the next one, so its
+ * answer was always read after it asked.  A dump delays the next bundle by
+ * its own duration, and a bundle in flight delays a dump.
+ *
  * All calls run on the agent's loop thread. */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "flow-stats.h"
 #include "ovs-netpol/flow-set.h"
 
 struct event_base;
+struct vconn;
 
 struct ofctrl;
 
@@ -81,12 +96,30 @@ struct ofctrl_stats {
     long long int last_bundle_usec;     /* Duration of the last commit. */
     long long int last_dump_usec;       /* Duration of the last read-back. */
     uint64_t last_dump_flows;
+    uint64_t n_stats_dumps;     /* Flow statistics dumps completed. */
+    long long int last_stats_usec;      /* Duration of the last one. */
+    uint64_t last_stats_flows;  /* Flows it read. */
     char *last_error;           /* Last error, or NULL.  Owned by ofctrl. */
 };
 
 struct ofctrl *ofctrl_create(struct event_base *, const char *target,
                              ofctrl_ready_cb *, void *aux);
 void ofctrl_destroy(struct ofctrl *);
+
+/* Called on ofctrl's worker thread after every successful connection,
+ * before the read-back and so before any flow is installed on it: what it
+ * sets up in the switch (the audit log's meter, which OVS resolves when a
+ * flow that uses it is added) exists before the flows that need it.  It
+ * may use the blocking vconn calls on 'vconn'.  Returns 0, or a positive
+ * errno value if the connection failed (ofctrl reconnects, with back-off).
+ * It runs on another thread than the agent's loop: it may only touch what
+ * 'aux' makes safe to share. */
+typedef int ofctrl_setup_cb(struct vconn *, void *aux);
+
+/* Sets the setup hook (NULL for none).  Call it right after
+ * ofctrl_create(), before the event loop runs, so that it applies to the
+ * first connection too. */
+void ofctrl_set_setup(struct ofctrl *, ofctrl_setup_cb *, void *aux);
 
 /* Returns true if ofctrl is connected, has read back the switch, and has
  * no bundle in flight: ofctrl_put() would act now. */
@@ -113,7 +146,9 @@ bool ofctrl_put_tracked(struct ofctrl *, const struct flow_set *desired,
  * a refused bundle, what changed since the last put is not enough. */
 bool ofctrl_wants_full(const struct ofctrl *);
 
-/* The sequence number of the last desired state the switch holds, or 0. */
+/* The sequence number of the last desired state the switch holds, or 0:
+ * also from a lost connection until the put after the read-back, since the
+ * switch may have restarted empty. */
 uint64_t ofctrl_installed_seq(const struct ofctrl *);
 
 /* Our flows as the switch holds them (as of the last read-back plus the
@@ -125,5 +160,20 @@ const struct flow_set *ofctrl_installed(const struct ofctrl *);
 void ofctrl_resync(struct ofctrl *);
 
 const struct ofctrl_stats *ofctrl_get_stats(const struct ofctrl *);
+
+/* Called on the loop thread with the counters of our rule, stats and
+ * isolation flows: 'error' is 0 and 'entries' holds 'n' entries (valid only
+ * during the call, in no particular order), or 'error' is a positive errno
+ * value (ENOTCONN: not connected to the switch; others: the connection
+ * failed during the dump and is being re-established), 'entries' NULL and
+ * 'n' 0. */
+typedef void ofctrl_stats_cb(int error,
+                             const struct flow_stats_entry *entries,
+                             size_t n, void *aux);
+
+/* Reads the flow statistics from the switch and calls 'cb' with 'aux' once,
+ * from the event loop (never from inside this call).  Requests still
+ * waiting when ofctrl is destroyed are dropped without calling back. */
+void ofctrl_dump_stats(struct ofctrl *, ofctrl_stats_cb *cb, void *aux);
 
 #endif /* ofctrl.h */

@@ -34,7 +34,9 @@
 #include <openvswitch/util.h>
 #include <openvswitch/vlog.h>
 #include "agent.h"
+#include "audit.h"
 #include "k8s-config.h"
+#include "metrics.h"
 #include "ovs-netpol/pipeline.h"
 #include "ovs-netpol/util.h"
 
@@ -49,7 +51,8 @@ struct daemon_options {
     struct k8s_config k8s;      /* Kubernetes mode's configuration. */
 
     /* The strings 'agent' points to that we allocated. */
-    char *control, *ovsdb, *openflow;
+    char *control, *ovsdb, *openflow, *audit_log;
+    bool audit_options;         /* An --audit-* option was given. */
 };
 
 static const char *
@@ -74,6 +77,9 @@ usage(void)
            "  --control=PATH         control socket for ovs-netpolctl "
            "(default\n"
            "                         $OVS_RUNDIR/ovs-netpol.ctl)\n"
+           "  --metrics=[ADDR:]PORT  serve Prometheus /metrics and /healthz "
+           "over HTTP\n"
+           "                         (ADDR default 127.0.0.1)\n"
            "\nPolicy source (exactly one):\n"
            "  --manifests=PATH       read objects from a file or directory "
            "(repeatable),\n"
@@ -99,6 +105,23 @@ usage(void)
            "(default NORMAL)\n"
            "  --ct-zone=N            conntrack zone (default %d)\n"
            "  --registers=E,I        registers for rule IDs (default %d,%d)\n"
+           "\nAudit log (README, \"Audit log\"):\n"
+           "  --audit                log denied new connections (and those "
+           "allowed in\n"
+           "                         namespaces annotated "
+           "ovs-netpol.io/log-allowed)\n"
+           "  --audit-log=FILE       write audit lines to FILE (default: "
+           "the agent's\n"
+           "                         log, vlog module \"audit\"); "
+           "reopened on SIGHUP\n"
+           "  --audit-rate=PPS       at most PPS packets/s to the agent, "
+           "burst PPS\n"
+           "                         (default %d)\n"
+           "  --audit-meter=ID       the OpenFlow meter doing that "
+           "(default %d)\n"
+           "  --audit-dedup=MSEC     one line for identical events within "
+           "MSEC\n"
+           "                         (default %d; 0: a line per event)\n"
            "\nDaemon:\n"
            "  --pidfile[=FILE]       write a pidfile (default "
            "$OVS_RUNDIR/ovs-netpol-agent.pid)\n"
@@ -110,10 +133,11 @@ usage(void)
            "  -h, --help, -V, --version\n\n"
            "OVS_RUNDIR defaults to /var/run/openvswitch.  SIGTERM stops the "
            "agent\nand leaves its flows in place (pods stay protected); "
-           "SIGHUP reopens\nthe log file.\n",
+           "SIGHUP reopens\nthe log files.\n",
            K8S_DEFAULT_STALL_TIMEOUT_MS / 1000,
            NP_CONFIG_DEFAULT_CT_ZONE, NP_CONFIG_DEFAULT_EGRESS_REG,
-           NP_CONFIG_DEFAULT_INGRESS_REG);
+           NP_CONFIG_DEFAULT_INGRESS_REG, AUDIT_DEFAULT_RATE,
+           NP_CONFIG_DEFAULT_AUDIT_METER, AUDIT_DEFAULT_DEDUP_MSEC);
 }
 
 static void __attribute__((__noreturn__, __format__(__printf__, 1, 2)))
@@ -140,6 +164,19 @@ parse_number(const char *option, const char *arg, long min, long max)
     return n;
 }
 
+/* Rejects a malformed --metrics at once (binding comes later). */
+static void
+check_metrics_target(const char *target)
+{
+    char *host, *port;
+    char *error = metrics_parse_target(target, &host, &port);
+    if (error) {
+        fatal("--metrics=%s", error);
+    }
+    free(host);
+    free(port);
+}
+
 static char *
 absolute_path(const char *path)
 {
@@ -160,6 +197,7 @@ enum {
     OPT_OVSDB,
     OPT_OPENFLOW,
     OPT_CONTROL,
+    OPT_METRICS,
     OPT_MANIFESTS,
     OPT_KUBECONFIG,
     OPT_NODE_NAME,
@@ -168,6 +206,11 @@ enum {
     OPT_NEXT_TABLE,
     OPT_CT_ZONE,
     OPT_REGISTERS,
+    OPT_AUDIT,
+    OPT_AUDIT_LOG,
+    OPT_AUDIT_RATE,
+    OPT_AUDIT_METER,
+    OPT_AUDIT_DEDUP,
     OPT_PIDFILE,
     OPT_DETACH,
     VLOG_OPTION_ENUMS,
@@ -181,6 +224,7 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
         { "ovsdb", required_argument, NULL, OPT_OVSDB },
         { "openflow", required_argument, NULL, OPT_OPENFLOW },
         { "control", required_argument, NULL, OPT_CONTROL },
+        { "metrics", required_argument, NULL, OPT_METRICS },
         { "manifests", required_argument, NULL, OPT_MANIFESTS },
         { "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
         { "node-name", required_argument, NULL, OPT_NODE_NAME },
@@ -190,6 +234,11 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
         { "next-table", required_argument, NULL, OPT_NEXT_TABLE },
         { "ct-zone", required_argument, NULL, OPT_CT_ZONE },
         { "registers", required_argument, NULL, OPT_REGISTERS },
+        { "audit", no_argument, NULL, OPT_AUDIT },
+        { "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+        { "audit-rate", required_argument, NULL, OPT_AUDIT_RATE },
+        { "audit-meter", required_argument, NULL, OPT_AUDIT_METER },
+        { "audit-dedup", required_argument, NULL, OPT_AUDIT_DEDUP },
         { "pidfile", optional_argument, NULL, OPT_PIDFILE },
         { "detach", no_argument, NULL, OPT_DETACH },
         { "help", no_argument, NULL, 'h' },
@@ -234,6 +283,10 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
         case OPT_NODE_NAME:
             a->node_name = optarg;
             break;
+        case OPT_METRICS:
+            check_metrics_target(optarg);
+            a->metrics = optarg;
+            break;
         case OPT_K8S_STALL_TIMEOUT:
             d->k8s.stall_timeout_ms = parse_number("k8s-stall-timeout",
                                                    optarg, 1, 86400) * 1000;
@@ -257,6 +310,29 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
             }
             a->config.egress_reg = e;
             a->config.ingress_reg = i;
+            break;
+        case OPT_AUDIT:
+            a->config.audit = true;
+            break;
+        case OPT_AUDIT_LOG:
+            free(d->audit_log);
+            a->audit_log = d->audit_log = absolute_path(optarg);
+            d->audit_options = true;
+            break;
+        case OPT_AUDIT_RATE:
+            a->audit_rate = parse_number("audit-rate", optarg, 1, 1000000);
+            d->audit_options = true;
+            break;
+        case OPT_AUDIT_METER:
+            /* OFPM13_MAX: above are the switch's virtual meters. */
+            a->config.audit_meter = parse_number("audit-meter", optarg, 1,
+                                                 0xffff0000);
+            d->audit_options = true;
+            break;
+        case OPT_AUDIT_DEDUP:
+            a->audit_dedup_msec = parse_number("audit-dedup", optarg, 0,
+                                               3600000);
+            d->audit_options = true;
             break;
         case OPT_PIDFILE:
             free(d->pidfile);
@@ -330,6 +406,7 @@ daemon_options_destroy(struct daemon_options *d)
     free(d->control);
     free(d->ovsdb);
     free(d->openflow);
+    free(d->audit_log);
 }
 
 static void
@@ -350,6 +427,10 @@ set_defaults(struct daemon_options *d)
     if (!a->control) {
         a->control = d->control = np_xasprintf("%s/ovs-netpol.ctl",
                                                rundir());
+    }
+    if (d->audit_options && !a->config.audit) {
+        fatal("--audit-log, --audit-rate, --audit-meter and --audit-dedup "
+              "need --audit");
     }
     char *error = np_config_check(&a->config);
     if (error) {
@@ -474,9 +555,10 @@ exit_signal_cb(evutil_socket_t sig, short events, void *base)
 }
 
 static void
-hup_signal_cb(evutil_socket_t sig, short events, void *base)
+hup_signal_cb(evutil_socket_t sig, short events, void *agent)
 {
     vlog_reopen_log_file();
+    agent_reopen_logs(agent);
     VLOG_INFO("SIGHUP: log file reopened");
 }
 
@@ -489,6 +571,8 @@ main(int argc, char *argv[])
     ovs_set_program_name(argv[0], PACKAGE_VERSION);
     quiet_libopenvswitch_timing();
     np_config_init(&d.agent.config);
+    d.agent.audit_rate = AUDIT_DEFAULT_RATE;
+    d.agent.audit_dedup_msec = AUDIT_DEFAULT_DEDUP_MSEC;
     k8s_config_init(&d.k8s);
     parse_options(argc, argv, &d);
     set_source(&d);
@@ -521,7 +605,7 @@ main(int argc, char *argv[])
     struct event *sigs[] = {
         evsignal_new(base, SIGTERM, exit_signal_cb, base),
         evsignal_new(base, SIGINT, exit_signal_cb, base),
-        evsignal_new(base, SIGHUP, hup_signal_cb, base),
+        evsignal_new(base, SIGHUP, hup_signal_cb, agent),
     };
     for (size_t i = 0; i < NP_ARRAY_SIZE(sigs); i++) {
         event_add(sigs[i], NULL);

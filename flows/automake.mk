@@ -5,6 +5,7 @@
 
 noinst_LIBRARIES += flows/libnetpol.a
 flows_libnetpol_a_SOURCES = \
+	flows/annotate.c \
 	flows/cidr.c \
 	flows/clause.c \
 	flows/clause.h \
@@ -31,4 +32,5 @@ flows_libnetpol_a_SOURCES = \
 	flows/selector.c \
 	flows/selector.h \
 	flows/util.c \
+	flows/verify-plan.c \
 	flows/yaml.c

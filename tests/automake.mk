@@ -12,13 +12,24 @@ unit_test_ldadd = flows/libnetpol.a $(OVS_LIBS) $(JANSSON_LIBS) \
 unit_test_cflags = $(AM_CFLAGS) $(CHECK_CFLAGS)
 
 unit_tests = \
+	tests/test-annotate \
+	tests/test-audit \
 	tests/test-cidr \
 	tests/test-compiler \
 	tests/test-conformance-model \
 	tests/test-engine \
+	tests/test-flow-stats \
 	tests/test-label-index \
 	tests/test-manifest \
 	tests/test-port-range
+
+tests_test_audit_SOURCES = tests/test-audit.c
+tests_test_audit_LDADD = agent/libagent.a $(unit_test_ldadd) $(EVENT_LIBS)
+tests_test_audit_CFLAGS = $(unit_test_cflags)
+
+tests_test_annotate_SOURCES = tests/test-annotate.c
+tests_test_annotate_LDADD = $(unit_test_ldadd)
+tests_test_annotate_CFLAGS = $(unit_test_cflags)
 
 tests_test_cidr_SOURCES = tests/test-cidr.c
 tests_test_cidr_LDADD = $(unit_test_ldadd)
@@ -37,6 +48,10 @@ tests_test_engine_SOURCES = tests/test-engine.c tests/random-cluster.c \
 	tests/random-cluster.h
 tests_test_engine_LDADD = $(unit_test_ldadd)
 tests_test_engine_CFLAGS = $(unit_test_cflags)
+
+tests_test_flow_stats_SOURCES = tests/test-flow-stats.c
+tests_test_flow_stats_LDADD = agent/libagent.a $(unit_test_ldadd)
+tests_test_flow_stats_CFLAGS = $(unit_test_cflags)
 
 tests_test_label_index_SOURCES = tests/test-label-index.c \
 	tests/flow-sim.c tests/flow-sim.h tests/random-cluster.c \
@@ -57,9 +72,12 @@ unit_scripts = \
 
 integration_tests = \
 	tests/test-ovsdb-monitor \
+	tests/agent-audit.sh \
 	tests/agent-cni-chain.sh \
 	tests/agent-daemon.sh \
+	tests/agent-debug.sh \
 	tests/agent-faults.sh \
+	tests/agent-stats.sh \
 	tests/compile-accepted.sh \
 	tests/conformance.sh \
 	tests/sandbox.sh \
@@ -83,8 +101,9 @@ tests_test_ovsdb_monitor_CFLAGS = $(unit_test_cflags)
 check_PROGRAMS += $(unit_tests) tests/test-ovsdb-monitor
 TESTS += $(unit_tests) $(unit_scripts) $(integration_tests)
 dist_noinst_SCRIPTS += $(unit_scripts) tests/compile-accepted.sh \
-	tests/sandbox.sh tests/agent-cni-chain.sh tests/agent-daemon.sh \
-	tests/agent-faults.sh $(k8s_tests)
+	tests/sandbox.sh tests/agent-audit.sh tests/agent-cni-chain.sh \
+	tests/agent-daemon.sh tests/agent-debug.sh \
+	tests/agent-faults.sh tests/agent-stats.sh $(k8s_tests)
 EXTRA_DIST += tests/compile tests/manifests tests/netpol-e2e \
 	tests/lib-agent.sh tests/agent-k8s-lib.sh tests/k8s-apiserver.py \
 	tests/k8s-test-pki.sh utilities/k8s/ovs-netpol.yaml

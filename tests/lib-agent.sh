@@ -538,3 +538,86 @@ else:
     client(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
 EOF
 }
+
+# --- probe loops, policies in bulk, memory -------------------------------
+# (tests/agent-fault-matrix.sh, tests/agent-spoof.sh, tests/agent-security.sh)
+
+# loop_start NAME POD ADDR PORT [PROTO] [TIMEOUT]: probes in the background
+# until loops_stop, one line per probe in $T/loop.NAME: "pass" or "fail"
+# and the time it started ($EPOCHREALTIME).
+loop_names=()
+loop_pids=()
+loop_start() {
+    local name=$1 pod=$2 addr=$3 port=$4 proto=${5:-tcp} secs=${6:-0.5}
+    rm -f "$T/loops.stop"
+    : >"$T/loop.$name"
+    (
+        while [ ! -e "$T/loops.stop" ]; do
+            t=$EPOCHREALTIME
+            if probe "$pod" "$addr" "$port" "$proto" "$secs"; then
+                echo "pass $t"
+            else
+                echo "fail $t"
+            fi >>"$T/loop.$name"
+        done
+    ) &
+    bg_pids+=($!)
+    loop_pids+=($!)
+    loop_names+=("$name")
+}
+
+# Stops every loop and waits for it (its last probe ends first).
+loops_stop() {
+    local pid
+    touch "$T/loops.stop"
+    for pid in "${loop_pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    loop_pids=()
+}
+
+# loop_count NAME pass|fail: how many probes of the loop gave that result.
+loop_count() {
+    grep -c "^$2 " "$T/loop.$1" || true
+}
+
+# loops_reach N: every running loop has done at least N probes since
+# loops_mark.
+declare -A loop_mark
+loops_mark() {
+    local name
+    for name in "${loop_names[@]}"; do
+        loop_mark[$name]=$(wc -l <"$T/loop.$name")
+    done
+}
+
+loops_reach() {
+    local name
+    for name in "${loop_names[@]}"; do
+        [ "$(wc -l <"$T/loop.$name")" -ge $((${loop_mark[$name]:-0} + $1)) ] \
+            || return 1
+    done
+}
+
+# gen_policies N PREFIX PORT TARGET PEER: N NetworkPolicies in namespace x,
+# PREFIX-0 ... PREFIX-(N-1); policy i lets pods labelled app=PEER reach the
+# pods labelled app=TARGET on TCP port PORT+i.  YAML on stdout.
+gen_policies() {
+    awk -v n="$1" -v prefix="$2" -v port="$3" -v target="$4" -v peer="$5" '
+        BEGIN {
+            for (i = 0; i < n; i++) {
+                printf "---\napiVersion: networking.k8s.io/v1\n"
+                printf "kind: NetworkPolicy\n"
+                printf "metadata: {name: %s-%d, namespace: x}\n", prefix, i
+                printf "spec:\n  podSelector: {matchLabels: {app: %s}}\n", target
+                printf "  policyTypes: [Ingress]\n  ingress:\n"
+                printf "  - from: [{podSelector: {matchLabels: {app: %s}}}]\n", peer
+                printf "    ports: [{protocol: TCP, port: %d}]\n", port + i
+            }
+        }'
+}
+
+# The resident set of PID, in KiB.
+rss_kib() {
+    awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status
+}

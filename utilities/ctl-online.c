@@ -145,6 +145,13 @@ transact(const struct ctl_options *opts, const char *command, json_t *args)
     return result;
 }
 
+json_t *
+ctl_transact(const struct ctl_options *opts, const char *command,
+             json_t *args)
+{
+    return transact(opts, command, args);
+}
+
 static void
 print_json(const json_t *json)
 {
@@ -163,6 +170,31 @@ get_int(const json_t *obj, const char *path)
     }
     free(copy);
     return json_integer_value(j);
+}
+
+/* The "audit" section (agent/audit.h), one line, or none when off. */
+static void
+print_audit(const json_t *a)
+{
+    if (!json_is_true(json_object_get(a, "enabled"))) {
+        return;
+    }
+    printf("audit: to %s, meter %"JSON_INTEGER_FORMAT" (%"JSON_INTEGER_FORMAT
+           "/s), %s; %"JSON_INTEGER_FORMAT" received, %"JSON_INTEGER_FORMAT
+           " lines logged, %"JSON_INTEGER_FORMAT" deduplicated, %"
+           JSON_INTEGER_FORMAT" dropped\n",
+           json_string_value(json_object_get(a, "log")),
+           get_int(a, "meter.id"), get_int(a, "meter.rate_pps"),
+           json_is_true(json_object_get(json_object_get(a, "connection"),
+                                        "connected"))
+           ? "receiving" : "NOT CONNECTED",
+           get_int(a, "received"), get_int(a, "logged"),
+           get_int(a, "deduplicated"), get_int(a, "dropped"));
+    const char *error = json_string_value(
+        json_object_get(json_object_get(a, "meter"), "last_error"));
+    if (error) {
+        printf("  meter error: %s\n", error);
+    }
 }
 
 static void
@@ -223,6 +255,7 @@ print_status(const json_t *s)
            get_int(s, "engine.max_event_usec"),
            get_int(s, "engine.rebuilds"),
            get_int(s, "engine.last_rebuild_usec"));
+    print_audit(json_object_get(s, "audit"));
 
     const json_t *ports = json_object_get(s, "ports");
     size_t i;

@@ -19,7 +19,8 @@
 
 /* ovs-netpolctl's commands share this: the parsed command line and the
  * helpers to load manifests and describe the node.  Offline commands live in
- * ctl-offline.c, commands that talk to a running agent in ctl-online.c. */
+ * ctl-offline.c, commands that talk to a running agent in ctl-online.c,
+ * the debugging commands (annotate, trace, verify) in ctl-debug.c. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,7 +55,10 @@ struct ctl_options {
     int timeout;                /* --timeout, seconds (0: none). */
     bool json;                  /* --format=json. */
     const char *bridge;         /* --bridge (flush). */
-    const char *openflow;       /* --openflow (flush). */
+    const char *openflow;       /* --openflow (flush, annotate). */
+    bool live;                  /* annotate --live: dump the bridge. */
+    const char *vswitchd;       /* --vswitchd: ovs-vswitchd's unixctl
+                                 * socket or program name (trace, verify). */
 
     char **args;                /* Non-option arguments after the command. */
     size_t n_args;
@@ -81,5 +85,16 @@ int ctl_status(struct ctl_options *);
 int ctl_wait_sync(struct ctl_options *);
 int ctl_flush(struct ctl_options *);
 int ctl_simple(struct ctl_options *, const char *command);
+int ctl_stats(struct ctl_options *);
+int ctl_annotate(struct ctl_options *);        /* ctl-debug.c */
+int ctl_trace(struct ctl_options *);           /* ctl-debug.c */
+int ctl_verify(struct ctl_options *);          /* ctl-debug.c */
+
+/* Sends 'command' with 'args' (a JSON object, reference stolen, or NULL) to
+ * the agent and returns its result (the caller decrefs), or exits with the
+ * agent's error (status 1) or a connection problem (status 2).  Waits at
+ * most opts->timeout seconds (0: no limit). */
+struct json_t *ctl_transact(const struct ctl_options *, const char *command,
+                            struct json_t *args);
 
 #endif /* ctl.h */

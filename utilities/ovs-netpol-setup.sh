@@ -24,6 +24,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 packages="build-essential autoconf automake libtool pkg-config
   libcurl4-openssl-dev libjansson-dev libevent-dev libyaml-dev check libssl-dev
   openvswitch-source openvswitch-switch python3 python3-yaml
+  python3-prometheus-client
   iproute2 iputils-ping netcat-openbsd ethtool procps psmisc kmod
   valgrind clang libclang-rt-14-dev"
 

@@ -61,9 +61,17 @@ static const struct command commands[] = {
       "list the agent's rules with their conjunction IDs (JSON)" },
     { "flows", ctl_flows,
       "print the flows the agent wants in the switch" },
+    { "annotate", ctl_annotate,
+      "name the pod, policy and rule behind every flow of a dump" },
+    { "trace", ctl_trace,
+      "ofproto/trace one connection; compare with the agent's model" },
+    { "verify", ctl_verify,
+      "trace a sample of connections; report switch/model disagreements" },
     { "recompute", ctl_recompute, "make the agent recompute everything" },
     { "resync", ctl_resync,
       "make the agent read its flows back from the switch" },
+    { "stats", ctl_stats,
+      "per-rule connections, packets and bytes; isolation drops per pod" },
     { "flush", ctl_flush,
       "delete every ovs-netpol flow from the bridge (no agent needed)" },
 };
@@ -89,7 +97,7 @@ usage(void)
     for (size_t i = 0; i < NP_ARRAY_SIZE(commands); i++) {
         printf("  %-10s %s\n", commands[i].name, commands[i].summary);
     }
-    printf("\nManifests and node (compile, explain):\n"
+    printf("\nManifests and node (compile, explain, annotate -f):\n"
            "  -f, --file=FILE|DIR      manifests (JSON or YAML; repeatable)\n"
            "  --node=NAME              pods with spec.nodeName=NAME are "
            "local\n"
@@ -113,19 +121,47 @@ usage(void)
            "                           connections to the audit log\n"
            "  --audit-meter=N          OpenFlow meter limiting them "
            "(default %d)\n"
-           "\nConnections (explain):\n"
+           "\nConnections (explain, trace):\n"
            "  --from=NS/POD|IP, --to=NS/POD|IP, --port=PORT[/PROTO]\n"
            "  --family=4|6             address family of pods (default: "
            "first)\n"
            "\nRunning agent (status, wait-sync, rules, flows, recompute, "
-           "resync):\n"
+           "resync,\nstats):\n"
            "  --control=PATH           the agent's control socket (default\n"
            "                           $OVS_RUNDIR/ovs-netpol.ctl)\n"
            "  --timeout=SECONDS        give up after SECONDS (default: "
            "wait)\n"
            "  --format=json            print the agent's raw answer\n"
-           "\nflush:\n"
-           "  --bridge=BR              the bridge (default br-int)\n"
+           "\nDebugging (annotate, trace, verify; names and the model come "
+           "from the\nrunning agent, or for annotate -f ... --node from the "
+           "manifests):\n"
+           "  annotate [FILE|-]        reads `ovs-ofctl dump-flows` output "
+           "(any\n"
+           "                           OpenFlow version, --names or not) and "
+           "prints\n"
+           "                           each line unchanged; after each flow "
+           "of ours,\n"
+           "                           lines \"    # ROLE [DIR]: what it "
+           "does\" and\n"
+           "                           \"    #   conjunction(ID,k/n): "
+           "NS/POLICY DIR rule N\";\n"
+           "                           '#' lines are comments to ovs-ofctl\n"
+           "  --live                   annotate the bridge's flows (also "
+           "when stdin is\n"
+           "                           a terminal): --openflow, --bridge or "
+           "the agent's\n"
+           "  --vswitchd=SOCKET|NAME   ovs-vswitchd's unixctl target, as "
+           "ovs-appctl -t\n"
+           "                           (alias --appctl-target; default "
+           "ovs-vswitchd:\n"
+           "                           $OVS_RUNDIR/NAME.PID.ctl)\n"
+           "  trace exits 0 if switch and model agree it is allowed, 1 if "
+           "they\n"
+           "  agree it is denied, 3 if they DISAGREE; verify exits 1 on any\n"
+           "  disagreement\n"
+           "\nflush, annotate --live, trace, verify:\n"
+           "  --bridge=BR              the bridge (default br-int, or the "
+           "agent's)\n"
            "  --openflow=unix:PATH     its OpenFlow socket (default\n"
            "                           unix:$OVS_RUNDIR/BR.mgmt)\n"
            "\nExit status: 0 success (explain: allowed), 1 failure "
@@ -218,6 +254,8 @@ enum {
     OPT_AUDIT_METER,
     OPT_BRIDGE,
     OPT_OPENFLOW,
+    OPT_LIVE,
+    OPT_VSWITCHD,
 };
 
 static void
@@ -245,6 +283,9 @@ parse_options(int argc, char *argv[], struct ctl_options *opts)
         { "audit-meter", required_argument, NULL, OPT_AUDIT_METER },
         { "bridge", required_argument, NULL, OPT_BRIDGE },
         { "openflow", required_argument, NULL, OPT_OPENFLOW },
+        { "live", no_argument, NULL, OPT_LIVE },
+        { "vswitchd", required_argument, NULL, OPT_VSWITCHD },
+        { "appctl-target", required_argument, NULL, OPT_VSWITCHD },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -340,6 +381,12 @@ parse_options(int argc, char *argv[], struct ctl_options *opts)
             break;
         case OPT_OPENFLOW:
             opts->openflow = optarg;
+            break;
+        case OPT_LIVE:
+            opts->live = true;
+            break;
+        case OPT_VSWITCHD:
+            opts->vswitchd = optarg;
             break;
         case 'h':
             usage();
