@@ -502,6 +502,8 @@ switch_to_json(const struct agent *agent)
         "deletes", (json_int_t) s->n_deletes,
         "last_bundle_flow_mods", (json_int_t) s->last_bundle_flow_mods,
         "last_bundle_usec", (json_int_t) s->last_bundle_usec);
+    json_object_set_new(j, "foreign_changes",
+                        json_integer(s->n_foreign_changes));
     if (s->last_error) {
         json_object_set_new(j, "last_error", json_string(s->last_error));
     }
@@ -830,6 +832,7 @@ agent_create(struct event_base *base, const struct agent_options *opts)
     }
     agent->ofctrl = ofctrl_create(base, opts->openflow, switch_ready_cb,
                                   agent);
+    ofctrl_set_flow_check(agent->ofctrl, opts->flow_check_sec);
     if (agent->audit) {
         /* The meter before any flow that uses it, on every connection. */
         ofctrl_set_setup(agent->ofctrl, audit_setup_switch, agent->audit);

@@ -68,6 +68,7 @@ struct agent_options {
     const char *audit_log;          /* --audit-log=FILE, or NULL. */
     uint32_t audit_rate;            /* --audit-rate, packets/s. */
     unsigned int audit_dedup_msec;  /* --audit-dedup. */
+    unsigned int flow_check_sec;    /* --flow-check. */
 };
 
 /* Creates the agent and starts its sources.  Returns NULL, having logged

@@ -72,7 +72,8 @@ enum job_type {
     JOB_CONNECT,                /* (Re)open the vconn. */
     JOB_DUMP,                   /* Read back our flows into 'dumped'. */
     JOB_BUNDLE,                 /* Send 'requests' as one bundle. */
-    JOB_PROBE,                  /* Echo request and reply. */
+    JOB_PROBE,                  /* Echo request and reply, or with
+                                 * 'count_flows' a count of our flows. */
     JOB_STATS,                  /* Read our flows' counters into 'stats'. */
 };
 
@@ -86,6 +87,8 @@ struct job {
     ovs_be32 *failed_xids;      /* xids the switch's errors refer to. */
     size_t n_failed_xids;
     struct flow_set dumped;     /* JOB_DUMP. */
+    bool count_flows;           /* JOB_PROBE: count instead of echo. */
+    uint64_t n_flows;           /* JOB_PROBE with 'count_flows'. */
     struct flow_stats_entry *stats;     /* JOB_STATS. */
     size_t n_stats, allocated_stats;
     long long int usec;         /* How long the job took. */
@@ -125,6 +128,9 @@ struct ofctrl {
     int backoff_msec;
     long long int retry_after;  /* No bundle before this time (msec). */
     bool wants_full;            /* The next put must compare everything. */
+    unsigned int n_probes;      /* Probes so far. */
+    unsigned int check_every;   /* Count our flows every this many probes
+                                 * (0: never). */
 
     /* Flow statistics: requests wait in 'stats_waiters' for the next
      * JOB_STATS, then in 'stats_running' for the one in flight. */
@@ -197,6 +203,42 @@ worker_connect(struct ofctrl *ofctrl)
             ofctrl->vconn = NULL;
         }
     }
+    return error;
+}
+
+/* Counts the flows with our cookie in the switch into '*n_flows' (an
+ * aggregate statistics request: the switch counts, nothing is dumped). */
+static int
+worker_count_flows(struct ofctrl *ofctrl, uint64_t *n_flows)
+{
+    struct ofputil_flow_stats_request fsr;
+    memset(&fsr, 0, sizeof fsr);
+    fsr.aggregate = true;
+    match_init_catchall(&fsr.match);
+    fsr.cookie = htobe64(NP_COOKIE_PREFIX);
+    fsr.cookie_mask = htobe64(NP_COOKIE_PREFIX_MASK);
+    fsr.out_port = OFPP_ANY;
+    fsr.out_group = OFPG_ANY;
+    fsr.table_id = 0xff;
+
+    struct ofpbuf *reply;
+    int error = vconn_transact(ofctrl->vconn,
+                               ofputil_encode_flow_stats_request(&fsr,
+                                                                 PROTOCOL),
+                               &reply);
+    if (error) {
+        return error;
+    }
+    struct ofputil_aggregate_stats asr;
+    enum ofptype type;
+    if (ofptype_decode(&type, reply->data)
+        || type != OFPTYPE_AGGREGATE_STATS_REPLY
+        || ofputil_decode_aggregate_stats_reply(&asr, reply->data)) {
+        error = EPROTO;
+    } else {
+        *n_flows = asr.flow_count;
+    }
+    ofpbuf_delete(reply);
     return error;
 }
 
@@ -392,7 +434,9 @@ worker_run_job(struct ofctrl *ofctrl, struct job *job)
         job->error = worker_bundle(job, ofctrl->vconn);
         break;
     case JOB_PROBE:
-        job->error = worker_probe(ofctrl);
+        job->error = (job->count_flows
+                      ? worker_count_flows(ofctrl, &job->n_flows)
+                      : worker_probe(ofctrl));
         break;
     case JOB_STATS:
         job->error = worker_dump_stats(ofctrl, job);
@@ -688,6 +732,22 @@ handle_stats_done(struct ofctrl *ofctrl, struct job *job)
     ofctrl_become_idle(ofctrl);
 }
 
+/* Someone else added or deleted flows with our cookie (by hand, or a CNI
+ * that clears the bridge): read everything back, and the next put
+ * restores what we want.  Only a count is checked, every few seconds; a
+ * flow modified in place is noticed at the next read-back. */
+static void
+read_back_changed_flows(struct ofctrl *ofctrl, uint64_t n_switch)
+{
+    VLOG_WARN("%s: the switch holds %"PRIu64" of our flows, we installed "
+              "%zu: they were changed behind our back; reading them back",
+              ofctrl->target, n_switch, flow_set_count(&ofctrl->installed));
+    ofctrl->stats.n_foreign_changes++;
+    ofctrl->installed_seq = 0;
+    ofctrl->state = S_DUMPING;
+    ofctrl_submit(ofctrl, job_create(JOB_DUMP));
+}
+
 static void
 job_done_cb(evutil_socket_t fd, short events, void *ofctrl_)
 {
@@ -733,6 +793,9 @@ job_done_cb(evutil_socket_t fd, short events, void *ofctrl_)
     case JOB_PROBE:
         if (job->error) {
             ofctrl_disconnected(ofctrl, job->error);
+        } else if (job->count_flows
+                   && job->n_flows != flow_set_count(&ofctrl->installed)) {
+            read_back_changed_flows(ofctrl, job->n_flows);
         } else {
             ofctrl_become_idle(ofctrl);
         }
@@ -764,7 +827,10 @@ timer_cb(evutil_socket_t fd, short events, void *ofctrl_)
             }
         }
         ofctrl->state = S_PROBING;
-        ofctrl_submit(ofctrl, job_create(JOB_PROBE));
+        struct job *probe = job_create(JOB_PROBE);
+        probe->count_flows = (ofctrl->check_every
+                              && !(++ofctrl->n_probes % ofctrl->check_every));
+        ofctrl_submit(ofctrl, probe);
         break;
     case S_CONNECTING:
     case S_DUMPING:
@@ -786,6 +852,8 @@ ofctrl_create(struct event_base *base, const char *target,
     ofctrl->aux = aux;
     ofctrl->state = S_DISCONNECTED;
     ofctrl->backoff_msec = MIN_BACKOFF_MSEC;
+    ofctrl->check_every = OFCTRL_DEFAULT_FLOW_CHECK * 1000
+                          / PROBE_INTERVAL_MSEC;
     flow_set_init(&ofctrl->installed);
     ofctrl->timer = evtimer_new(base, timer_cb, ofctrl);
     ofctrl->job_done = event_new(base, -1, 0, job_done_cb, ofctrl);
@@ -827,6 +895,12 @@ ofctrl_destroy(struct ofctrl *ofctrl)
     free(ofctrl->stats.last_error);
     free(ofctrl->target);
     free(ofctrl);
+}
+
+void
+ofctrl_set_flow_check(struct ofctrl *ofctrl, unsigned int seconds)
+{
+    ofctrl->check_every = seconds * 1000 / PROBE_INTERVAL_MSEC;
 }
 
 void

@@ -91,6 +91,8 @@ struct ofctrl_stats {
     uint64_t n_bundles;         /* Bundles committed. */
     uint64_t n_bundle_errors;   /* Bundles refused or failed. */
     uint64_t n_flow_mods;       /* Flow mods in committed bundles. */
+    uint64_t n_foreign_changes; /* Times our flows in the switch were found
+                                 * changed by someone else, and read back. */
     uint64_t n_adds, n_modifies, n_deletes;
     uint64_t last_bundle_flow_mods;
     long long int last_bundle_usec;     /* Duration of the last commit. */
@@ -120,6 +122,15 @@ typedef int ofctrl_setup_cb(struct vconn *, void *aux);
  * ofctrl_create(), before the event loop runs, so that it applies to the
  * first connection too. */
 void ofctrl_set_setup(struct ofctrl *, ofctrl_setup_cb *, void *aux);
+
+/* Every 'seconds' (0: never), instead of an echo, ofctrl asks the switch
+ * how many flows with our cookie it holds.  If that is not how many it
+ * installed, someone else added or deleted some (by hand, or a CNI that
+ * clears the bridge): it reads everything back, and the next put restores
+ * them.  A flow modified in place keeps the count and is noticed only at
+ * the next read-back. */
+#define OFCTRL_DEFAULT_FLOW_CHECK 10
+void ofctrl_set_flow_check(struct ofctrl *, unsigned int seconds);
 
 /* Returns true if ofctrl is connected, has read back the switch, and has
  * no bundle in flight: ofctrl_put() would act now. */

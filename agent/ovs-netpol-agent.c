@@ -37,6 +37,7 @@
 #include "audit.h"
 #include "k8s-config.h"
 #include "metrics.h"
+#include "ofctrl.h"
 #include "ovs-netpol/pipeline.h"
 #include "ovs-netpol/util.h"
 
@@ -105,6 +106,11 @@ usage(void)
            "(default NORMAL)\n"
            "  --ct-zone=N            conntrack zone (default %d)\n"
            "  --registers=E,I        registers for rule IDs (default %d,%d)\n"
+           "  --flow-check=S         every S seconds, count our flows in "
+           "the switch and\n"
+           "                         read them back if someone changed "
+           "them (default %d;\n"
+           "                         0: never)\n"
            "\nAudit log (README, \"Audit log\"):\n"
            "  --audit                log denied new connections (and those "
            "allowed in\n"
@@ -136,7 +142,8 @@ usage(void)
            "SIGHUP reopens\nthe log files.\n",
            K8S_DEFAULT_STALL_TIMEOUT_MS / 1000,
            NP_CONFIG_DEFAULT_CT_ZONE, NP_CONFIG_DEFAULT_EGRESS_REG,
-           NP_CONFIG_DEFAULT_INGRESS_REG, AUDIT_DEFAULT_RATE,
+           NP_CONFIG_DEFAULT_INGRESS_REG, OFCTRL_DEFAULT_FLOW_CHECK,
+           AUDIT_DEFAULT_RATE,
            NP_CONFIG_DEFAULT_AUDIT_METER, AUDIT_DEFAULT_DEDUP_MSEC);
 }
 
@@ -211,6 +218,7 @@ enum {
     OPT_AUDIT_RATE,
     OPT_AUDIT_METER,
     OPT_AUDIT_DEDUP,
+    OPT_FLOW_CHECK,
     OPT_PIDFILE,
     OPT_DETACH,
     VLOG_OPTION_ENUMS,
@@ -239,6 +247,7 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
         { "audit-rate", required_argument, NULL, OPT_AUDIT_RATE },
         { "audit-meter", required_argument, NULL, OPT_AUDIT_METER },
         { "audit-dedup", required_argument, NULL, OPT_AUDIT_DEDUP },
+        { "flow-check", required_argument, NULL, OPT_FLOW_CHECK },
         { "pidfile", optional_argument, NULL, OPT_PIDFILE },
         { "detach", no_argument, NULL, OPT_DETACH },
         { "help", no_argument, NULL, 'h' },
@@ -328,6 +337,9 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
             a->config.audit_meter = parse_number("audit-meter", optarg, 1,
                                                  0xffff0000);
             d->audit_options = true;
+            break;
+        case OPT_FLOW_CHECK:
+            a->flow_check_sec = parse_number("flow-check", optarg, 0, 3600);
             break;
         case OPT_AUDIT_DEDUP:
             a->audit_dedup_msec = parse_number("audit-dedup", optarg, 0,
@@ -573,6 +585,7 @@ main(int argc, char *argv[])
     np_config_init(&d.agent.config);
     d.agent.audit_rate = AUDIT_DEFAULT_RATE;
     d.agent.audit_dedup_msec = AUDIT_DEFAULT_DEDUP_MSEC;
+    d.agent.flow_check_sec = OFCTRL_DEFAULT_FLOW_CHECK;
     k8s_config_init(&d.k8s);
     parse_options(argc, argv, &d);
     set_source(&d);

@@ -27,6 +27,8 @@
 #              flow is deleted by hand (ovs-ofctl del-flows --strict) it
 #              reports the planted disagreement (exit 1, names the pair)
 #              until `ovs-netpolctl resync` puts the flow back.
+#   repair     with --flow-check=1 the agent puts a flow deleted by hand
+#              back by itself.
 #
 # Exit status: 0 pass, 1 fail, 77 skip (not root, no network namespaces, no
 # Open vSwitch), 99 programs not built.  One line per check.
@@ -269,7 +271,9 @@ must "$sb" add-pod "$SB" x/gw --style none --ip $GW/24 --ofport 20
 mkdir -p "$M"
 write_cluster
 write_policy v1
-agent_start agent --manifests="$M"
+# --flow-check=0: the agent must not repair the planted disagreement below
+# before verify sees it (the last part checks that it does repair it).
+agent_start agent --manifests="$M" --flow-check=0
 check "wait-sync" wait_sync 20
 
 # A flow of someone else's, which annotate must leave alone.
@@ -391,5 +395,20 @@ check "trace reports it too (exit $rc)" equals "$rc" 3
 check "resync" quietly ctl resync
 check "resync puts the flow back" wait_until 10 switch_matches_agent
 check "verify after resync: 0 disagreements" verify_clean 24
+
+# With the flow check on, the agent notices a flow deleted by hand (its
+# count of our flows in the switch drops) and puts it back by itself.
+stop_pid "$agent_pid"
+agent_start agent2 --manifests="$M" --flow-check=1
+check "agent with --flow-check=1 synced" wait_sync
+victim=$(plant)
+check "found the allow flow again ($victim)" test -n "$victim"
+check "ovs-ofctl --strict del-flows $victim" \
+    "$sb" ofctl "$SB" --strict del-flows br-int "$victim"
+check "the agent puts it back without being asked" \
+    wait_until 10 switch_matches_agent
+check "... and counts it (switch.foreign_changes)" \
+    test "$(status_get .switch.foreign_changes)" -ge 1
+check "verify after the repair: 0 disagreements" verify_clean 24
 
 lib_finish
