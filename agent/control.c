@@ -48,6 +48,8 @@ struct command_entry {
 struct control_server {
     struct evconnlistener *listener;
     char *path;
+    dev_t dev;                  /* The socket file we created, so that we */
+    ino_t ino;                  /* never remove another's. */
     struct command_entry *commands;
     size_t n_commands;
     struct ovs_list conns;      /* Contains struct control_conn. */
@@ -206,6 +208,19 @@ accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
     bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 }
 
+/* Returns true if something accepts connections on 'sun'. */
+static bool
+socket_is_live(const struct sockaddr_un *sun)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    bool live = !connect(fd, (const struct sockaddr *) sun, sizeof *sun);
+    close(fd);
+    return live;
+}
+
 struct control_server *
 control_server_create(struct event_base *base, const char *path,
                       char **errorp)
@@ -221,9 +236,21 @@ control_server_create(struct event_base *base, const char *path,
     sun.sun_family = AF_UNIX;
     strcpy(sun.sun_path, path);
 
-    /* A socket left by an agent that died is in the way. */
+    /* A socket left by an agent that died is in the way; a socket someone
+     * still listens on is not ours to take, and anything else (a file, a
+     * symbolic link) is not ours to remove. */
     struct stat st;
-    if (!lstat(path, &st) && S_ISSOCK(st.st_mode)) {
+    if (!lstat(path, &st)) {
+        if (!S_ISSOCK(st.st_mode)) {
+            *errorp = np_xasprintf("%s: exists and is not a socket; "
+                                   "not replacing it", path);
+            return NULL;
+        }
+        if (socket_is_live(&sun)) {
+            *errorp = np_xasprintf("%s: another process (an agent?) is "
+                                   "listening there", path);
+            return NULL;
+        }
         unlink(path);
     }
 
@@ -244,6 +271,10 @@ control_server_create(struct event_base *base, const char *path,
     struct control_server *server = np_xzalloc(sizeof *server);
     server->listener = listener;
     server->path = np_xstrdup(path);
+    if (!lstat(path, &st)) {
+        server->dev = st.st_dev;
+        server->ino = st.st_ino;
+    }
     ovs_list_init(&server->conns);
     evconnlistener_set_cb(listener, accept_cb, server);
     return server;
@@ -260,7 +291,11 @@ control_server_destroy(struct control_server *server)
         conn_destroy(conn);
     }
     evconnlistener_free(server->listener);
-    unlink(server->path);
+    struct stat st;
+    if (!lstat(server->path, &st) && st.st_dev == server->dev
+        && st.st_ino == server->ino) {
+        unlink(server->path);
+    }
     for (size_t i = 0; i < server->n_commands; i++) {
         free(server->commands[i].name);
     }

@@ -462,6 +462,21 @@ parse_kubeconfig(struct k8s_config *c, const json_t *root, const char *path)
     return error;
 }
 
+/* A token or a client key sent without TLS is readable by anyone on the
+ * path: refuse, as kubectl's own warnings suggest, rather than send it. */
+static char *
+check_credentials_over_tls(const struct k8s_config *c)
+{
+    bool has_credentials = (c->token || c->token_file || c->key_file
+                            || c->key_data.data);
+    if (has_credentials && !strncmp(c->server, "http://", 7)) {
+        return np_xasprintf("server %s is plain http:// but the user has "
+                            "credentials; refusing to send them without TLS "
+                            "(use https://)", c->server);
+    }
+    return NULL;
+}
+
 char *
 k8s_config_from_kubeconfig(struct k8s_config *c, const char *path)
 {
@@ -489,6 +504,9 @@ k8s_config_from_kubeconfig(struct k8s_config *c, const char *path)
         error = np_xstrdup("expected one YAML document holding a mapping");
     } else {
         error = parse_kubeconfig(c, docs[0], path);
+    }
+    if (!error) {
+        error = check_credentials_over_tls(c);
     }
     for (size_t i = 0; i < n_docs; i++) {
         json_decref(docs[i]);

@@ -38,6 +38,7 @@
 VLOG_DEFINE_THIS_MODULE(manifest_watch);
 
 #define DEBOUNCE_MSEC 50
+#define MAX_DEBOUNCE_MSEC 500   /* Constant writes never delay a rescan more. */
 #define RESCAN_INTERVAL_MSEC 5000
 #define MAX_UNSTABLE_READS 3
 
@@ -68,6 +69,8 @@ struct manifest_watch {
     int inotify_fd;
     struct event *inotify_event;
     struct event *rescan_timer;
+    long long int first_event_msec;     /* The first inotify event not yet
+                                         * followed by a rescan, or 0. */
     struct manifest_watch_stats stats;
 };
 
@@ -376,6 +379,7 @@ rescan_timer_cb(evutil_socket_t fd, short events, void *mw_)
     struct manifest_watch *mw = mw_;
     struct timeval tv = { RESCAN_INTERVAL_MSEC / 1000,
                           (RESCAN_INTERVAL_MSEC % 1000) * 1000 };
+    mw->first_event_msec = 0;
     rescan_and_notify(mw);
     evtimer_add(mw->rescan_timer, &tv);
 }
@@ -392,7 +396,18 @@ inotify_cb(evutil_socket_t fd, short events, void *mw_)
     while (read(fd, buf, sizeof buf) > 0) {
         continue;
     }
-    struct timeval tv = { 0, DEBOUNCE_MSEC * 1000 };
+
+    /* Each event pushes the rescan back, but never past MAX_DEBOUNCE_MSEC
+     * after the first: a directory written to all the time (a log file
+     * beside the manifests) must not starve the manifests. */
+    long long int now = np_time_msec();
+    if (!mw->first_event_msec) {
+        mw->first_event_msec = now;
+    }
+    long long int delay = NP_MIN(DEBOUNCE_MSEC, mw->first_event_msec
+                                                + MAX_DEBOUNCE_MSEC - now);
+    delay = NP_MAX(delay, 0);
+    struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
     evtimer_add(mw->rescan_timer, &tv);
 }
 

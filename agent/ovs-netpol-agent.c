@@ -184,19 +184,24 @@ check_metrics_target(const char *target)
     free(port);
 }
 
+/* 'path' made absolute (the agent may --detach to /), without resolving
+ * symbolic links. */
 static char *
-absolute_path(const char *path)
+absolute_path_as_given(const char *path)
 {
-    char *resolved = realpath(path, NULL);
-    if (resolved) {
-        return resolved;
-    }
-    /* It may not exist yet: make it absolute by hand. */
     if (path[0] == '/') {
         return np_xstrdup(path);
     }
     char cwd[4096];
     return np_xasprintf("%s/%s", getcwd(cwd, sizeof cwd) ? cwd : ".", path);
+}
+
+/* 'path' made absolute, with symbolic links resolved when it exists. */
+static char *
+absolute_path(const char *path)
+{
+    char *resolved = realpath(path, NULL);
+    return resolved ? resolved : absolute_path_as_given(path);
 }
 
 enum {
@@ -276,7 +281,9 @@ parse_options(int argc, char *argv[], struct daemon_options *d)
             break;
         case OPT_CONTROL:
             free(d->control);
-            a->control = d->control = absolute_path(optarg);
+            /* Not resolved: a symbolic link there must be refused, not
+             * followed to someone else's socket. */
+            a->control = d->control = absolute_path_as_given(optarg);
             break;
         case OPT_MANIFESTS:
             a->manifests = np_x2nrealloc(a->manifests,

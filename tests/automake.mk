@@ -129,3 +129,7 @@ integration_tests += tests/agent-hostile.sh tests/agent-valgrind.sh
 TESTS += tests/fuzz-smoke.sh
 dist_noinst_SCRIPTS += tests/agent-hostile.sh tests/agent-valgrind.sh \
 	tests/fuzz-smoke.sh
+
+# What the agent exposes: the control socket, metrics, secrets, options.
+integration_tests += tests/agent-security.sh
+dist_noinst_SCRIPTS += tests/agent-security.sh
