@@ -203,12 +203,13 @@ is_wildcard(const void *mask, size_t size)
 
 /* Returns true if 'match' names a field that only Ethernet packets have
  * (anything but in_port, registers, metadata, conj_id and conntrack state,
- * among the fields we use: eth_type counts). */
+ * among the fields we use: eth_type and the VLAN tag count). */
 static bool
 match_has_prereq_fields(const struct match *match)
 {
     const struct flow *m = &match->wc.masks;
     return (m->dl_type
+            || m->vlans[0].tci
             || !is_wildcard(&m->dl_src, sizeof m->dl_src)
             || !is_wildcard(&m->dl_dst, sizeof m->dl_dst)
             || m->nw_src || m->nw_dst || m->nw_proto

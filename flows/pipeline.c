@@ -33,6 +33,11 @@
 #define ND_ROUTER_ADVERT 134
 #define ND_NEIGHBOR_SOLICIT 135
 #define ND_NEIGHBOR_ADVERT 136
+#define ND_REDIRECT 137
+
+static const struct cidr link_local = {
+    .family = AF_INET6, .plen = 10, .addr = { 0xfe, 0x80 },
+};
 
 const char *
 np_table_name(enum np_table table)
@@ -111,6 +116,52 @@ add_fixed_flow(const struct np_config *config, struct flow_set *flows,
              np_cookie(NP_ROLE_PIPELINE, 0), ofpacts);
 }
 
+/* New connections that NetworkPolicy cannot express are dropped, from
+ * every source, the host too (pipeline.h, "Traffic NetworkPolicy cannot
+ * express"): to a group Ethernet address (broadcast, multicast), which
+ * would reach pods whatever their ingress isolation, to an IP broadcast or
+ * multicast address in a unicast frame, which the receiver's stack accepts
+ * just as well, and IPv6 to or from a link-local address. */
+static void
+add_ct_scope_flows(const struct np_config *config, struct flow_set *flows)
+{
+    uint8_t table = np_table(config, NP_TABLE_CT_STATE);
+    uint64_t group_cookie = np_cookie(NP_ROLE_PIPELINE, NP_PIPELINE_GROUP);
+    struct ofpbuf drop;
+    struct match match;
+
+    ofpbuf_init(&drop, 0);
+
+    static const struct eth_addr group = { .ea = { 0x01 } };
+    match_init_catchall(&match);
+    match_set_ct_state_masked(&match, 0x21 /* +new+trk */, 0x21);
+    match_set_dl_dst_masked(&match, group, group);
+    add_flow(flows, table, NP_PRIO_CT_SCOPE, &match, group_cookie, &drop);
+
+    static const struct cidr group_ips[] = {
+        { .family = AF_INET, .plen = 32, .addr = { 255, 255, 255, 255 } },
+        { .family = AF_INET, .plen = 4, .addr = { 224 } },
+        { .family = AF_INET6, .plen = 8, .addr = { 0xff } },
+    };
+    for (size_t i = 0; i < NP_ARRAY_SIZE(group_ips); i++) {
+        match_init_catchall(&match);
+        match_set_ct_state_masked(&match, 0x21 /* +new+trk */, 0x21);
+        match_set_cidr(&match, &group_ips[i], false);
+        add_flow(flows, table, NP_PRIO_CT_SCOPE, &match, group_cookie,
+                 &drop);
+    }
+
+    for (int src = 0; src < 2; src++) {
+        match_init_catchall(&match);
+        match_set_ct_state_masked(&match, 0x21 /* +new+trk */, 0x21);
+        match_set_cidr(&match, &link_local, src);
+        add_flow(flows, table, NP_PRIO_CT_SCOPE, &match,
+                 np_cookie(NP_ROLE_PIPELINE, NP_PIPELINE_LINK_LOCAL), &drop);
+    }
+
+    ofpbuf_uninit(&drop);
+}
+
 static void
 add_ct_state_flows(const struct np_config *config, struct flow_set *flows)
 {
@@ -147,6 +198,8 @@ add_ct_state_flows(const struct np_config *config, struct flow_set *flows)
     match_set_in_port(&match, OFPP_LOCAL);
     add_fixed_flow(config, flows, NP_TABLE_CT_STATE, NP_PRIO_CT_HOST,
                    &match, &ofpacts);
+
+    add_ct_scope_flows(config, flows);
 
     /* Everything else goes to the rules, with the rule registers cleared
      * (a CNI may hand us packets with anything in them). */
@@ -224,10 +277,14 @@ put_ct_actions(const struct np_config *config, struct ofpbuf *ofpacts)
                      np_table(config, NP_TABLE_CT_STATE), config->ct_zone);
 }
 
+/* Sets 'match' to match frames from 'lpod''s port: untagged (a tagged
+ * frame with the pod's own MAC and address would otherwise pass, and be
+ * flooded in its VLAN), from the pod's MAC if we know it. */
 static void
 match_set_pod_source(struct match *match, const struct local_pod *lpod)
 {
     match_set_in_port(match, OFP_PORT_C(lpod->port->ofport));
+    match_set_vlan_vid(match, htons(0));
     if (lpod->port->has_mac) {
         struct eth_addr mac;
         memcpy(mac.ea, lpod->port->mac, 6);
@@ -279,48 +336,81 @@ add_pod_na_flows(const struct np_config *config, struct flow_set *flows,
     }
 }
 
+/* Router ('type' ND_ROUTER_SOLICIT) or neighbour solicitations from a pod:
+ * from one of its own IPv6 addresses, a link-local address or the
+ * unspecified one (duplicate address detection), announcing the pod's MAC
+ * or none; none only from the unspecified address (RFC 4861, 4.3).  OVS
+ * parses the link-layer option of neighbour solicitations only. */
+static void
+add_pod_solicit_flows(const struct np_config *config, struct flow_set *flows,
+                      const struct local_pod *lpod, uint8_t type,
+                      const struct ofpbuf *allow)
+{
+    static const struct cidr unspecified = {
+        .family = AF_INET6, .plen = 128,
+    };
+    bool check_sll = lpod->port->has_mac && type == ND_NEIGHBOR_SOLICIT;
+
+    for (size_t i = 0; i < lpod->n_ips + 2; i++) {
+        const struct cidr *src = (i == lpod->n_ips ? &link_local
+                                  : i == lpod->n_ips + 1 ? &unspecified
+                                  : &lpod->ips[i]);
+        if (src->family != AF_INET6
+            || (i < lpod->n_ips && (cidr_equal(src, &link_local)
+                                    || cidr_equal(src, &unspecified)))) {
+            /* Not IPv6, or one of the two that follow (no flow twice). */
+            continue;
+        }
+
+        int n_sll = check_sll && src != &unspecified ? 2 : 1;
+        for (int j = 0; j < n_sll; j++) {
+            struct match match;
+            match_init_catchall(&match);
+            match_set_pod_source(&match, lpod);
+            match_set_cidr(&match, src, true);
+            match_set_nw_proto(&match, ICMPV6_PROTO);
+            match_set_icmp_type(&match, type);
+            match_set_icmp_code(&match, 0);
+            if (check_sll) {
+                struct eth_addr sll = { .ea = { 0 } };
+                if (j == 0 && src != &unspecified) {
+                    memcpy(sll.ea, lpod->port->mac, 6);
+                }
+                match_set_arp_sha(&match, sll);
+            }
+            add_pod_flow(config, flows, lpod, NP_PRIO_POD_ND, &match, allow);
+        }
+    }
+}
+
 static void
 add_pod_nd_flows(const struct np_config *config, struct flow_set *flows,
-                 const struct local_pod *lpod, const struct ofpbuf *allow)
+                 const struct local_pod *lpod, const struct ofpbuf *allow,
+                 const struct ofpbuf *drop)
 {
-    struct match match;
+    add_pod_solicit_flows(config, flows, lpod, ND_ROUTER_SOLICIT, allow);
+    add_pod_solicit_flows(config, flows, lpod, ND_NEIGHBOR_SOLICIT, allow);
 
-    /* Router and neighbour solicitations: from the pod's MAC, announcing
-     * the pod's MAC or none. */
-    match_init_catchall(&match);
-    match_set_pod_source(&match, lpod);
-    match_set_dl_type(&match, htons(ETH_TYPE_IPV6));
-    match_set_nw_proto(&match, ICMPV6_PROTO);
-    match_set_icmp_type(&match, ND_ROUTER_SOLICIT);
-    match_set_icmp_code(&match, 0);
-    add_pod_flow(config, flows, lpod, NP_PRIO_POD_ND, &match, allow);
-
-    int n_sll = lpod->port->has_mac ? 2 : 1;
-    for (int i = 0; i < n_sll; i++) {
-        match_init_catchall(&match);
-        match_set_pod_source(&match, lpod);
-        match_set_dl_type(&match, htons(ETH_TYPE_IPV6));
-        match_set_nw_proto(&match, ICMPV6_PROTO);
-        match_set_icmp_type(&match, ND_NEIGHBOR_SOLICIT);
-        match_set_icmp_code(&match, 0);
-        if (lpod->port->has_mac) {
-            struct eth_addr sll = { .ea = { 0 } };
-            if (i == 0) {
-                memcpy(sll.ea, lpod->port->mac, 6);
-            }
-            match_set_arp_sha(&match, sll);
-        }
-        add_pod_flow(config, flows, lpod, NP_PRIO_POD_ND, &match, allow);
-    }
-
-    static const struct cidr link_local = {
-        .family = AF_INET6, .plen = 10, .addr = { 0xfe, 0x80 },
-    };
     add_pod_na_flows(config, flows, lpod, &link_local, allow);
     for (size_t i = 0; i < lpod->n_ips; i++) {
-        if (lpod->ips[i].family == AF_INET6) {
+        if (lpod->ips[i].family == AF_INET6
+            && !cidr_equal(&lpod->ips[i], &link_local)) {
             add_pod_na_flows(config, flows, lpod, &lpod->ips[i], allow);
         }
+    }
+
+    /* Neighbour discovery the flows above do not allow exactly (about
+     * another address, from another source), router advertisements and
+     * redirects: drop, here rather than after conntrack, where the pod's IP
+     * flow would send what comes from its own address. */
+    for (int type = ND_ROUTER_SOLICIT; type <= ND_REDIRECT; type++) {
+        struct match match;
+        match_init_catchall(&match);
+        match_set_in_port(&match, OFP_PORT_C(lpod->port->ofport));
+        match_set_dl_type(&match, htons(ETH_TYPE_IPV6));
+        match_set_nw_proto(&match, ICMPV6_PROTO);
+        match_set_icmp_type(&match, type);
+        add_pod_flow(config, flows, lpod, NP_PRIO_POD_ND_DROP, &match, drop);
     }
 }
 
@@ -369,7 +459,7 @@ pipeline_add_pod_port_flows(const struct np_config *config,
         }
     }
     if (has_ipv6) {
-        add_pod_nd_flows(config, flows, lpod, &allow);
+        add_pod_nd_flows(config, flows, lpod, &allow, &drop);
     }
 
     /* Anything else from the pod is a spoof (or an address we do not know

@@ -28,11 +28,13 @@
  * default; set it to sit inside a CNI's pipeline).  A packet walks them in
  * order:
  *
- *   +0 classify   Where does the packet come from?  From a pod port, IP
- *                 traffic passes only with the pod's own MAC and IP (spoof
- *                 guard) and goes to conntrack, ARP only with the pod's own
- *                 MAC and IP, IPv6 neighbour discovery only for the pod's own
- *                 addresses; everything else from a pod port is dropped.
+ *   +0 classify   Where does the packet come from?  From a pod port, only
+ *                 untagged frames from the pod's own MAC pass (spoof guard):
+ *                 IP traffic from the pod's own addresses goes to conntrack,
+ *                 ARP only about the pod's own MAC and IPv4 address, IPv6
+ *                 neighbour discovery only about its own addresses (see
+ *                 "Neighbour discovery" below); other neighbour discovery
+ *                 and everything else from a pod port is dropped.
  *                 From the host port (LOCAL) or an uplink/tunnel port, IP goes
  *                 to conntrack and the rest is allowed.  Packets from a port
  *                 we do not know (not yet in OVSDB) are dropped: fail closed.
@@ -42,9 +44,12 @@
  *                 without looking at rules, which is how replies flow; they
  *                 are counted per rule (one flow per rule matches its half
  *                 of ct_label: the ingress rule if there was one, else the
- *                 egress rule); new connections from the host are always
- *                 allowed (kubelet probes); every other new connection goes
- *                 on to the rules.
+ *                 egress rule); new connections to a group address and new
+ *                 IPv6 connections to or from a link-local address are
+ *                 dropped, whoever sends them (see "Traffic NetworkPolicy
+ *                 cannot express" below); other new connections from the
+ *                 host are always allowed (kubelet probes); every other new
+ *                 connection goes on to the rules.
  *
  *   +2 egress     Egress rules of local source pods, matched on the source
  *                 port (in_port) and the destination address.  A packet that
@@ -61,6 +66,79 @@
  *
  * "Allowed" means the configured final action: NORMAL standalone, or
  * resubmit into the CNI's next table.
+ *
+ * Neighbour discovery
+ * ===================
+ *
+ * ARP and IPv6 neighbour discovery (ND) are allowed in the classify table,
+ * before conntrack (which calls ND invalid), and whatever the policies,
+ * like ARP.  From a pod port, untagged and from the pod's own MAC:
+ *
+ *   - neighbour solicitations (NS) from one of the pod's own IPv6
+ *     addresses, a link-local address (fe80::/10) or the unspecified
+ *     address (duplicate address detection), whose source link-layer
+ *     option is the pod's MAC or absent (absent only from the unspecified
+ *     address): receivers learn "IPv6 source -> link-layer option" from an
+ *     NS;
+ *   - router solicitations (RS) from the same sources (OVS does not parse
+ *     an RS's link-layer option, so it is not checked);
+ *   - neighbour advertisements (NA) whose target is one of the pod's own
+ *     IPv6 addresses or a link-local address, whose target link-layer
+ *     option is the pod's MAC or absent.
+ *
+ * Every other ICMPv6 message of types 133 to 137 from a pod port (router
+ * solicitations and neighbour discovery about other addresses, router
+ * advertisements, redirects) is dropped at NP_PRIO_POD_ND_DROP, between the
+ * ND allows and the pod's IP flow, so it never reaches conntrack.  From the
+ * host and uplink ports, types 133 to 136 are allowed.
+ *
+ * Traffic NetworkPolicy cannot express
+ * ====================================
+ *
+ * NetworkPolicy speaks of unicast connections between pods and address
+ * blocks.  Broadcast and multicast reach many pods at once, whatever their
+ * ingress isolation (which matches a pod's own addresses as destination),
+ * and IPv6 link-local addresses are not pod addresses at all.  So, in the
+ * ct_state table at NP_PRIO_CT_SCOPE (above new connections from the host,
+ * below established and related ones, so that ICMPv6 errors from a
+ * router's link-local address still reach the connections they are about):
+ *
+ *   - new connections whose Ethernet destination is a group address
+ *     (dl_dst=01:00:00:00:00:00/01:00:00:00:00:00: broadcast, IPv4 and IPv6
+ *     multicast) are dropped, and so are those to an IP group address in a
+ *     unicast frame, which the receiver's stack accepts as well
+ *     (255.255.255.255, 224.0.0.0/4, ff00::/8): cookie ID
+ *     NP_PIPELINE_GROUP;
+ *   - new IPv6 connections from or to fe80::/10 are dropped, cookie ID
+ *     NP_PIPELINE_LINK_LOCAL.
+ *
+ * Both apply to every source, the host included, and are plain drops even
+ * with 'audit' (they are not rules).  OVN-Kubernetes likewise drops
+ * multicast unless a namespace enables it.  ARP and ND never reach
+ * conntrack (see above), so they are unaffected.
+ *
+ * Known gaps
+ * ==========
+ *
+ *   - Link-local addresses in ND.  The agent does not know a pod's
+ *     link-local address (Kubernetes does not publish it, and it need not
+ *     derive from the MAC), so a pod may send an NA for any link-local
+ *     target and an NS or RS from any link-local source, with its own MAC.
+ *     It can thus claim another pod's link-local address, or a router's
+ *     (an IPv6 default gateway is usually link-local), and make its
+ *     neighbours send it the frames meant for that address: neighbour cache
+ *     poisoning of link-local entries, with the attacker's own MAC (never a
+ *     forged one).  New connections to link-local addresses are dropped,
+ *     but routed traffic sent through a poisoned gateway entry is not.
+ *   - An RS's source link-layer option is not checked (see above).
+ *   - A subnet-directed broadcast (such as 10.0.0.255 for 10.0.0.0/24) in
+ *     a unicast frame to a pod's MAC.  The agent does not know the pods'
+ *     subnets, so it goes through the rules like any other address; the
+ *     isolation drops of an ingress-isolated pod match only the pod's own
+ *     addresses, so it reaches the pod, whose stack accepts it.  (In a
+ *     broadcast frame it is dropped like any broadcast.)
+ *   - An NA's IPv6 source is not checked (receivers learn from its target
+ *     and link-layer option, which are).
  *
  * Rules
  * =====
@@ -91,7 +169,11 @@
  * next 8 bits say the flow's role, the low 32 bits an ID:
  *
  *   role        ID                   flows
- *   pipeline    0                    fixed flows of the pipeline
+ *   pipeline    NP_PIPELINE_FIXED    fixed flows of the pipeline, but:
+ *               NP_PIPELINE_GROUP    drops of new connections to group
+ *                                    addresses
+ *               NP_PIPELINE_LINK_LOCAL  drops of new IPv6 connections to or
+ *                                    from link-local addresses
  *   port        OpenFlow port        classify flows of one port
  *   isolation   OpenFlow port        drops of an isolated pod
  *   clause      0                    shared conjunction clauses; their
@@ -147,6 +229,10 @@ const char *np_table_name(enum np_table);
 #define NP_PRIO_POD_ND 210      /* A pod's neighbour discovery, checked.
                                  * Above its IP flows: conntrack would call
                                  * ND invalid and drop it. */
+#define NP_PRIO_POD_ND_DROP 205 /* A pod's other neighbour discovery, router
+                                 * advertisements and redirects (ICMPv6
+                                 * types 133-137): drop, before its IP flow
+                                 * sends them to conntrack. */
 #define NP_PRIO_POD_GUARD 200   /* A pod's own traffic, checked. */
 #define NP_PRIO_POD_DROP 100    /* Everything else from a pod port. */
 #define NP_PRIO_PORT_ND 60      /* Neighbour discovery from other ports. */
@@ -158,6 +244,9 @@ const char *np_table_name(enum np_table);
 #define NP_PRIO_CT_STATS_INGRESS 196    /* Established, by ingress rule. */
 #define NP_PRIO_CT_STATS_EGRESS 195     /* Established, by egress rule. */
 #define NP_PRIO_CT_ESTABLISHED 190
+#define NP_PRIO_CT_SCOPE 185    /* New to a group address, new IPv6 to or
+                                 * from link-local: drop, even from the
+                                 * host. */
 #define NP_PRIO_CT_HOST 180
 
 /* Priorities in the egress and ingress tables. */
@@ -188,6 +277,16 @@ enum np_role {
 };
 
 const char *np_role_name(enum np_role);
+
+/* IDs of the cookies of role NP_ROLE_PIPELINE. */
+enum np_pipeline_id {
+    NP_PIPELINE_FIXED = 0,      /* The fixed flows, except: */
+    NP_PIPELINE_GROUP = 1,      /* Drops of new connections to a group
+                                 * (broadcast, multicast) Ethernet
+                                 * address. */
+    NP_PIPELINE_LINK_LOCAL = 2, /* Drops of new IPv6 connections to or from
+                                 * fe80::/10. */
+};
 
 static inline uint64_t
 np_cookie(enum np_role role, uint32_t id)
