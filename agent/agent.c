@@ -44,6 +44,7 @@
 #include "ofctrl.h"
 #include "ovs-netpol/cidr.h"
 #include "ovs-netpol/cluster.h"
+#include "ovs-netpol/compiler.h"
 #include "ovs-netpol/engine.h"
 #include "ovs-netpol/conj-ids.h"
 #include "ovs-netpol/flow-set.h"
@@ -71,7 +72,10 @@ struct agent {
 
     struct cluster cluster;
     struct conj_ids ids;
-    struct engine *engine;      /* Created once every source has synced. */
+    struct engine *engine;      /* Built after the first install. */
+    struct flow_set *first_flows;       /* Until then: compile_full() of the
+                                         * first full view... */
+    struct np_problems first_problems;  /* ...and what it reported. */
     struct flow_set tracked;    /* Flows the engine changed since the last
                                  * put... */
     bool full_put;              /* ...unless everything must be compared. */
@@ -93,11 +97,14 @@ struct agent {
     struct ovs_list stats_requests;     /* Contains struct stats_request. */
 
     struct event *run_event;
+    struct event *engine_event; /* Builds the engine after the first
+                                 * install. */
     struct event *waiter_timer;
     struct ovs_list waiters;    /* Contains struct waiter. */
 };
 
 static void agent_run(struct agent *);
+static void log_problems(const struct agent *);
 
 static long long int
 wall_msec(void)
@@ -208,6 +215,72 @@ sources_synced(const struct agent *agent)
 
 /* The run. */
 
+/* The flows the switch should hold now. */
+static const struct flow_set *
+agent_desired_flows(const struct agent *agent)
+{
+    return agent->engine ? engine_flows(agent->engine) : agent->first_flows;
+}
+
+static void
+agent_get_problems(const struct agent *agent, struct np_problems *problems)
+{
+    if (agent->engine) {
+        engine_get_problems(agent->engine, problems);
+    } else {
+        for (size_t i = 0; i < agent->first_problems.n; i++) {
+            const struct np_problem *p = &agent->first_problems.items[i];
+            np_problems_add(problems, p->source, p->object, p->path, "%s",
+                            p->message);
+        }
+    }
+}
+
+/* The first full view is compiled with compile_full(), which is several
+ * times faster than building the engine, so that the first install (an
+ * agent start, a node boot) does not wait for the engine; the engine is
+ * built right after, from the same cluster and conjunction IDs, and gives
+ * the same flows. */
+static void
+agent_compile_first(struct agent *agent)
+{
+    agent->first_flows = np_xmalloc(sizeof *agent->first_flows);
+    flow_set_init(agent->first_flows);
+    compile_full(&agent->cluster, &agent->config, &agent->ids,
+                 agent->first_flows, &agent->first_problems, NULL);
+    agent->desired_seq = agent->change_seq;
+    agent->dirty = false;
+    agent->full_put = true;
+    log_problems(agent);
+}
+
+/* Builds the engine from the current cluster, which includes every change
+ * since the first compile; the next put compares everything. */
+static void
+agent_build_engine(struct agent *agent)
+{
+    if (agent->engine) {
+        return;
+    }
+    agent->engine = engine_create(&agent->cluster, &agent->config,
+                                  &agent->ids);
+    flow_set_destroy(agent->first_flows);
+    free(agent->first_flows);
+    agent->first_flows = NULL;
+    np_problems_clear(&agent->first_problems);
+    agent->full_put = true;
+    flow_set_clear(&agent->tracked);
+}
+
+static void
+engine_event_cb(evutil_socket_t fd, short events, void *agent_)
+{
+    struct agent *agent = agent_;
+    if (agent->synced_once) {
+        agent_build_engine(agent);
+    }
+}
+
 static void
 log_problems(const struct agent *agent)
 {
@@ -215,7 +288,7 @@ log_problems(const struct agent *agent)
     struct np_problems problems;
 
     np_problems_init(&problems);
-    engine_get_problems(agent->engine, &problems);
+    agent_get_problems(agent, &problems);
     for (size_t i = 0; i < problems.n; i++) {
         struct ds s = DS_EMPTY_INITIALIZER;
         np_problem_format(&problems.items[i], &s);
@@ -294,18 +367,18 @@ agent_run(struct agent *agent)
             return;
         }
         agent->synced_once = true;
-        agent->engine = engine_create(&agent->cluster, &agent->config,
-                                      &agent->ids);
         VLOG_INFO("every source has delivered its first full view; "
                   "installing policy");
-    }
-    if (agent->dirty) {
+        agent_compile_first(agent);
+    } else if (agent->dirty) {
+        agent_build_engine(agent);
         agent_take_changes(agent);
     }
 
     /* Only what the engine changed, unless the switch needs everything
-     * compared (a reconnection, a refused bundle, a rebuild). */
-    const struct flow_set *desired = engine_flows(agent->engine);
+     * compared (the first install, a reconnection, a refused bundle, a
+     * rebuild). */
+    const struct flow_set *desired = agent_desired_flows(agent);
     struct ofctrl *ofctrl = agent->ofctrl;
     if (ofctrl_installed_seq(ofctrl) < agent->desired_seq
         && (agent->full_put || ofctrl_wants_full(ofctrl)
@@ -319,6 +392,13 @@ agent_run(struct agent *agent)
         }
     }
     answer_waiters(agent);
+    if (!agent->engine
+        && ofctrl_installed_seq(ofctrl) >= agent->desired_seq) {
+        /* After a poll of the sockets, so that the replies to the waiters
+         * just answered go out first. */
+        struct timeval soon = { 0, 10 * 1000 };
+        evtimer_add(agent->engine_event, &soon);
+    }
 }
 
 static void
@@ -595,9 +675,7 @@ cmd_status(struct control_request *req, const json_t *args, void *agent_)
     json_object_set_new(status, "rules", rules_to_json(agent));
     struct np_problems problems;
     np_problems_init(&problems);
-    if (agent->engine) {
-        engine_get_problems(agent->engine, &problems);
-    }
+    agent_get_problems(agent, &problems);
     json_object_set_new(status, "problems",
                         problems_to_json(&problems, json_array()));
     np_problems_destroy(&problems);
@@ -615,8 +693,8 @@ cmd_flows(struct control_request *req, const json_t *args, void *agent_)
 {
     struct agent *agent = agent_;
     struct ds s = DS_EMPTY_INITIALIZER;
-    if (agent->engine) {
-        flow_set_format(engine_flows(agent->engine), &s);
+    if (agent_desired_flows(agent)) {
+        flow_set_format(agent_desired_flows(agent), &s);
     }
     control_request_reply(req, json_string(ds_cstr(&s)));
     ds_destroy(&s);
@@ -626,7 +704,8 @@ static void
 cmd_recompute(struct control_request *req, const json_t *args, void *agent_)
 {
     struct agent *agent = agent_;
-    if (agent->engine) {
+    if (agent->synced_once) {
+        agent_build_engine(agent);
         engine_rebuild(agent->engine);
     }
     agent_changed(agent);
@@ -777,6 +856,8 @@ agent_create(struct event_base *base, const struct agent_options *opts)
     ovs_list_init(&agent->waiters);
     ovs_list_init(&agent->stats_requests);
     agent->run_event = event_new(base, -1, 0, run_cb, agent);
+    agent->engine_event = evtimer_new(base, engine_event_cb, agent);
+    np_problems_init(&agent->first_problems);
     agent->waiter_timer = evtimer_new(base, waiter_timer_cb, agent);
 
     agent->control = control_server_create(base, opts->control, &error);
@@ -869,8 +950,14 @@ agent_destroy(struct agent *agent)
     manifest_watch_destroy(agent->manifests);
     control_server_destroy(agent->control);
     event_free(agent->run_event);
+    event_free(agent->engine_event);
     event_free(agent->waiter_timer);
     engine_destroy(agent->engine);
+    if (agent->first_flows) {
+        flow_set_destroy(agent->first_flows);
+        free(agent->first_flows);
+    }
+    np_problems_destroy(&agent->first_problems);
     flow_set_destroy(&agent->tracked);
     conj_ids_destroy(&agent->ids);
     cluster_destroy(&agent->cluster);

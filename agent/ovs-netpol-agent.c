@@ -557,9 +557,12 @@ detach_finish(int fd, bool ok)
 static void
 quiet_libopenvswitch_timing(void)
 {
-    struct vlog_module *timeval = vlog_module_from_name("timeval");
-    if (timeval) {
-        vlog_set_levels(timeval, VLF_ANY_DESTINATION, VLL_ERR);
+    static const char *const modules[] = { "timeval", "coverage" };
+    for (size_t i = 0; i < NP_ARRAY_SIZE(modules); i++) {
+        struct vlog_module *module = vlog_module_from_name(modules[i]);
+        if (module) {
+            vlog_set_levels(module, VLF_ANY_DESTINATION, VLL_ERR);
+        }
     }
 }
 
