@@ -76,6 +76,7 @@ struct agent {
     struct flow_set *first_flows;       /* Until then: compile_full() of the
                                          * first full view... */
     struct np_problems first_problems;  /* ...and what it reported. */
+    long long int first_compile_usec;   /* How long that compile took. */
     struct flow_set tracked;    /* Flows the engine changed since the last
                                  * put... */
     bool full_put;              /* ...unless everything must be compared. */
@@ -246,8 +247,10 @@ agent_compile_first(struct agent *agent)
 {
     agent->first_flows = np_xmalloc(sizeof *agent->first_flows);
     flow_set_init(agent->first_flows);
+    long long int start = np_time_usec();
     compile_full(&agent->cluster, &agent->config, &agent->ids,
                  agent->first_flows, &agent->first_problems, NULL);
+    agent->first_compile_usec = np_time_usec() - start;
     agent->desired_seq = agent->change_seq;
     agent->dirty = false;
     agent->full_put = true;
@@ -651,6 +654,8 @@ cmd_status(struct control_request *req, const json_t *args, void *agent_)
                         json_integer(agent->desired_seq));
     json_object_set_new(status, "last_install_wall_msec",
                         json_integer(agent->last_install_wall));
+    json_object_set_new(status, "first_compile_usec",
+                        json_integer(agent->first_compile_usec));
     json_object_set_new(status, "engine", json_pack(
         "{sIsIsIsIsIsIsIsIsIsI}",
         "events", (json_int_t) es.n_events,

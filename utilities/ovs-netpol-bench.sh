@@ -297,7 +297,7 @@ d = json.load(sys.stdin)
 sw, en = d.get("switch", {}), d.get("engine", {})
 print("bundle_usec=%s installed=%s compile_usec=%s flows=%s synced=%s" % (
     sw.get("last_bundle_usec"), sw.get("installed_flows"),
-    en.get("last_rebuild_usec"), en.get("flows"), d.get("synced")))'
+    d.get("first_compile_usec"), sw.get("installed_flows"), d.get("synced")))'
 }
 
 proc_mem() {                    # proc_mem PID: "rss_kb=N hwm_kb=N"
@@ -436,7 +436,7 @@ print_live_table() {
     done
     printf 'target: agent start -> wait-sync <= 1.25x ovs-ofctl --bundle add-flows of the same flows (ratio e2e)\n'
     printf '(agent->sync: from starting ovs-netpol-agent until wait-sync returns: parse, compile, connect, bundle;\n'
-    printf ' compile, bundle: the agent'"'"'s status, engine.last_rebuild_usec (the engine'"'"'s build) and switch.last_bundle_usec;\n'
+    printf ' compile, bundle: the agent'"'"'s status, first_compile_usec and switch.last_bundle_usec;\n'
     printf ' ofctl: ovs-ofctl -O OpenFlow15 --bundle add-flows (text parse + bundle) into a fresh bridge, after the agent;\n'
     printf ' same flows: both bridges'"'"' dump-flows, sorted, are identical)\n'
 
