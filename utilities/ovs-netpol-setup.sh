@@ -127,15 +127,28 @@ build() {
     build_in _build "--enable-werror"
 }
 
+# Prints the end of the log of every test that failed in build
+# directory $1, so a CI transcript alone explains the failure.
+show_failed_logs() {
+    for trs in "$top/$1"/tests/*.trs; do
+        [ -f "$trs" ] || continue
+        grep -q '^:test-result: \(FAIL\|ERROR\)' "$trs" || continue
+        log=${trs%.trs}.log
+        say "log of failed test $1/tests/${log##*/} (last 150 lines)"
+        tail -n 150 "$log" >&2
+    done
+}
+
 check() {
     build
     status=0
     say "test suite (_build: make check)"
-    make -C "$top/_build" -j"$jobs" check || status=1
+    make -C "$top/_build" -j"$jobs" check \
+        || { status=1; show_failed_logs _build; }
     say "test suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer"
     build_in _build-asan "--enable-werror --enable-sanitizers"
     ASAN_OPTIONS=detect_leaks=1 make -C "$top/_build-asan" -j"$jobs" \
-        check || status=1
+        check || { status=1; show_failed_logs _build-asan; }
     if [ $status = 0 ]; then
         say "all tests passed"
     else
