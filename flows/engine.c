@@ -77,8 +77,15 @@
  *     namespace relabel revisits named egress rules only when one of their
  *     peer sets changed.
  *
+ *   - Between rebuilds, a live label index, kept up to date by pod
+ *     events, spares new peer sets the scan of big namespaces once such
+ *     scans have cost as much as the index does (peer_set_fill_live()).
+ *
  *   - engine_clear() throws everything away at once instead of undoing it
  *     piece by piece.
+ *
+ *   - A rebuild that an event needs waits until the result is read, so
+ *     that a batch of events costs at most one (engine_finish_event()).
  */
 
 #include <config.h>
@@ -90,6 +97,7 @@
 #include <openvswitch/dynamic-string.h>
 #include <openvswitch/list.h>
 #include <openvswitch/ofp-actions.h>
+#include <openvswitch/util.h>
 #include "clause.h"
 #include "flow-build.h"
 #include "label-index.h"
@@ -317,6 +325,32 @@ struct ns_pod {
     const struct np_pod *view_pod;
     const struct cidr *view_addrs;
     size_t view_n_addrs;
+
+    /* Where the live label index lists it, by 'live_key->id'. */
+    struct live_slot *live_slots;
+    size_t n_live_slots;
+};
+
+/* The live label index: the pods of the namespace index by the value of a
+ * label, one key at a time (see peer_set_fill_live()). */
+struct live_key {
+    struct hmap_node node;      /* In 'engine->live_keys', by key. */
+    char *key;
+    size_t id;                  /* In each 'ns_pod->live_slots'. */
+    struct hmap values;         /* Contains struct live_value. */
+};
+
+struct live_value {
+    struct hmap_node node;      /* In 'key->values', by value. */
+    char *value;
+    struct ns_pod **pods;       /* In no order. */
+    size_t n_pods, allocated_pods;
+};
+
+/* Where a pod is listed for one key. */
+struct live_slot {
+    struct live_value *value;   /* NULL if it is not (no such label). */
+    size_t pos;                 /* In 'value->pods'. */
 };
 
 /* Pods with the same named container ports, in the same order: they
@@ -370,7 +404,10 @@ struct engine {
     bool clearing;              /* Inside engine_clear(): everything goes,
                                  * so nothing needs undoing one piece at a
                                  * time. */
-    bool needs_rebuild;
+    bool needs_rebuild;         /* The current event needs a rebuild. */
+    bool stale;                 /* The output is out of date: events are
+                                 * not applied until the next read rebuilds
+                                 * (see engine_finish_event()). */
     int max_band;
     size_t n_variants;
 
@@ -378,6 +415,13 @@ struct engine {
      * them by label for peer_set_ref(). */
     struct ns_pod **rebuild_pods;
     struct label_index rebuild_index;
+
+    /* Between rebuilds: the live label index (see peer_set_fill_live()). */
+    struct hmap live_keys;      /* Contains struct live_key. */
+    size_t n_live_keys;
+    size_t n_live_scanned;      /* Pods tested by new peer sets that an
+                                 * index of a key not indexed yet would
+                                 * have spared. */
 
     /* Scratch for variant_install(). */
     struct contrib **scratch_contribs;
@@ -486,6 +530,40 @@ contrib_conj_lower_bound(const struct contrib *c, const struct conj_ref *ref)
     return lo;
 }
 
+/* Bands outside a rebuild.
+ *
+ * compile_full() gives each conjunction, in rule order, the lowest band in
+ * which every match has room.  Outside a rebuild the engine puts new
+ * conjunctions in band 0 and changes the others in their bands.  Starting
+ * from compile_full()'s result, both agree after an event that
+ *
+ *   - adds conjunctions to flows without taking any beyond
+ *     NP_MAX_CONJS_PER_FLOW: counts only grow along the rule order, so such
+ *     a flow had room for every rule placed in it and keeps out no rule it
+ *     did not keep out before; no rule moves, and one that gains a match
+ *     keeps its band;
+ *
+ *   - removes conjunctions only from band-0 flows that were not full, or
+ *     from any flow while there is one band: no such flow ever kept a rule
+ *     out of band 0.
+ *
+ * Anything else (a flow beyond the limit, a full flow losing a conjunction
+ * while there are several bands, a rule of band 1 or beyond losing a
+ * match, which may let it fit in an earlier band) needs a rebuild, which
+ * assigns bands as compile_full() does.  Called after adding a conjunction
+ * to 'c', or before removing one. */
+static void
+contrib_check_bands(struct engine *e, const struct contrib *c, bool add)
+{
+    if (!e->rebuilding
+        && (add
+            ? c->n_conjs > NP_MAX_CONJS_PER_FLOW
+            : (c->priority != NP_PRIO_CLAUSE
+               || (c->n_conjs >= NP_MAX_CONJS_PER_FLOW && e->max_band > 0)))) {
+        e->needs_rebuild = true;
+    }
+}
+
 static void
 contrib_add_conj__(struct engine *e, struct contrib *c, uint32_t id,
                    int clause, int n_clauses)
@@ -507,10 +585,7 @@ contrib_add_conj__(struct engine *e, struct contrib *c, uint32_t id,
         c->n_conjs++;
     }
     contrib_mark_dirty(e, c);
-    if (c->n_conjs > NP_MAX_CONJS_PER_FLOW && !e->rebuilding) {
-        /* Only a rebuild assigns bands the way compile_full() does. */
-        e->needs_rebuild = true;
-    }
+    contrib_check_bands(e, c, true);
 }
 
 static void
@@ -532,6 +607,7 @@ contrib_remove_conj(struct engine *e, uint8_t table, uint16_t priority,
         contrib_sort_conjs(c);
         size_t i = contrib_conj_lower_bound(c, &ref);
         if (i < c->n_conjs && !conj_ref_compare(&c->conjs[i], &ref)) {
+            contrib_check_bands(e, c, false);
             memmove(&c->conjs[i], &c->conjs[i + 1],
                     (c->n_conjs - i - 1) * sizeof *c->conjs);
             c->n_conjs--;
@@ -1625,6 +1701,150 @@ ns_pod_set_profile(struct engine *e, struct ns_pod *np,
     ovs_list_push_back(&profile->pods, &np->profile_node);
 }
 
+/* Live label index.
+ *
+ * Outside a rebuild, a new peer set tests every pod of the namespaces it
+ * looks in: a batch of policies with peers in a big namespace (or with a
+ * namespaceSelector) costs the policies times the pods.  The live index
+ * lists the pods by the value of a label, like the rebuild's label index,
+ * but lasts from one call to the next: a key is indexed when a new peer set
+ * asks about it once new peer sets have tested, since the last rebuild, as
+ * many pods as there are (so indexing never costs more than the scanning
+ * it saves), is kept up to date by pod events, and is dropped by the next
+ * rebuild.
+ *
+ * It lists a pod under its labels as of its last event (or as of the
+ * indexing of the key): a pod changed in the cluster, whose event is still
+ * to come, may be listed under an old value.  That does not matter: the
+ * index only proposes pods, which peer_set_refresh_pod() tests against the
+ * cluster, and the pod's event brings it up to date in every peer set. */
+
+/* Returns the slot of key 'id' of 'np'. */
+static struct live_slot *
+live_slot(const struct engine *e, struct ns_pod *np, size_t id)
+{
+    if (id >= np->n_live_slots) {
+        size_t n = NP_MAX(e->n_live_keys, id + 1);
+        np->live_slots = np_xrealloc(np->live_slots,
+                                     n * sizeof *np->live_slots);
+        memset(&np->live_slots[np->n_live_slots], 0,
+               (n - np->n_live_slots) * sizeof *np->live_slots);
+        np->n_live_slots = n;
+    }
+    return &np->live_slots[id];
+}
+
+static struct live_value *
+live_value_find(const struct live_key *k, const char *value, uint32_t hash)
+{
+    struct live_value *v;
+    HMAP_FOR_EACH_WITH_HASH (v, node, hash, &k->values) {
+        if (!strcmp(v->value, value)) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void
+live_value_destroy(struct live_value *v)
+{
+    free(v->value);
+    free(v->pods);
+    free(v);
+}
+
+/* Takes 'np' off the list of its value of 'k'. */
+static void
+live_unlist(struct live_key *k, struct ns_pod *np)
+{
+    struct live_slot *slot = (k->id < np->n_live_slots
+                              ? &np->live_slots[k->id] : NULL);
+    struct live_value *v = slot ? slot->value : NULL;
+    if (!v) {
+        return;
+    }
+    struct ns_pod *last = v->pods[--v->n_pods];
+    v->pods[slot->pos] = last;
+    last->live_slots[k->id].pos = slot->pos;
+    slot->value = NULL;
+    if (!v->n_pods) {
+        hmap_remove(&k->values, &v->node);
+        live_value_destroy(v);
+    }
+}
+
+/* Lists 'np' under its value of 'k' in 'labels' (NULL if the pod is
+ * gone). */
+static void
+live_list(struct engine *e, struct live_key *k, struct ns_pod *np,
+          const struct labels *labels)
+{
+    const char *value = labels ? labels_get(labels, k->key) : NULL;
+    struct live_slot *slot = live_slot(e, np, k->id);
+    if (slot->value ? value && !strcmp(slot->value->value, value) : !value) {
+        return;
+    }
+    live_unlist(k, np);
+    if (value) {
+        uint32_t hash = np_hash_string(value, 0);
+        struct live_value *v = live_value_find(k, value, hash);
+        if (!v) {
+            v = np_xzalloc(sizeof *v);
+            v->value = np_xstrdup(value);
+            hmap_insert(&k->values, &v->node, hash);
+        }
+        v->pods = np_x2nrealloc(v->pods, &v->allocated_pods, v->n_pods + 1,
+                                sizeof *v->pods);
+        slot->value = v;
+        slot->pos = v->n_pods;
+        v->pods[v->n_pods++] = np;
+    }
+}
+
+/* Brings the lists of 'np' up to date after an event of its pod, whose
+ * labels are now 'labels' (NULL if it is gone). */
+static void
+live_index_pod(struct engine *e, struct ns_pod *np,
+               const struct labels *labels)
+{
+    struct live_key *k;
+    HMAP_FOR_EACH (k, node, &e->live_keys) {
+        live_list(e, k, np, labels);
+    }
+}
+
+static struct live_key *
+live_key_find(const struct engine *e, const char *key)
+{
+    struct live_key *k;
+    HMAP_FOR_EACH_WITH_HASH (k, node, np_hash_string(key, 0),
+                             &e->live_keys) {
+        if (!strcmp(k->key, key)) {
+            return k;
+        }
+    }
+    return NULL;
+}
+
+/* Throws the live index away (a rebuild, or the end). */
+static void
+live_index_clear(struct engine *e)
+{
+    struct live_key *k;
+    HMAP_FOR_EACH_POP (k, node, &e->live_keys) {
+        struct live_value *v;
+        HMAP_FOR_EACH_POP (v, node, &k->values) {
+            live_value_destroy(v);
+        }
+        hmap_destroy(&k->values);
+        free(k->key);
+        free(k);
+    }
+    e->n_live_keys = 0;
+    e->n_live_scanned = 0;
+}
+
 /* Adds pod 'name' to 'ns' (it must not be there). */
 static struct ns_pod *
 ns_add_pod(struct ns_index *ns, const char *name)
@@ -1641,6 +1861,10 @@ static void
 ns_pod_destroy(struct engine *e, struct ns_pod *np)
 {
     ns_pod_clear_profile(e, np);
+    if (!e->clearing) {
+        live_index_pod(e, np, NULL);
+    }
+    free(np->live_slots);
     free(np->name);
     free(np);
 }
@@ -1661,6 +1885,9 @@ pod_view_lookup(struct engine *e, const char *ns_name, const char *name,
             np = ns_add_pod(ns, name);
         }
         ns_pod_set_profile(e, np, pod);
+    }
+    if (np) {
+        live_index_pod(e, np, pod ? &pod->labels : NULL);
     }
     pv->np = np;
     pv->ns = ns_name;
@@ -1955,6 +2182,103 @@ peer_set_fill_indexed(struct engine *e, struct peer_set *set, size_t n_scan)
     return true;
 }
 
+/* Returns the live index of 'key', indexing every pod for it if needed. */
+static struct live_key *
+live_key_get(struct engine *e, const char *key)
+{
+    struct live_key *k = live_key_find(e, key);
+    if (k) {
+        return k;
+    }
+    k = np_xzalloc(sizeof *k);
+    k->key = np_xstrdup(key);
+    k->id = e->n_live_keys++;
+    hmap_init(&k->values);
+    hmap_insert(&e->live_keys, &k->node, np_hash_string(key, 0));
+    e->n_live_scanned = 0;
+
+    struct ns_index *ns;
+    HMAP_FOR_EACH (ns, node, &e->namespaces) {
+        struct ns_pod *np;
+        HMAP_FOR_EACH (np, node, &ns->pods) {
+            struct pod_view pv;
+            pod_view_of(e, np, &pv);
+            live_list(e, k, np, pv.pod ? &pv.pod->labels : NULL);
+        }
+    }
+    return k;
+}
+
+/* Fills new peer set 'set', outside a rebuild, through the live label index
+ * (see above), if one of the "In" requirements of its pod selector names
+ * fewer pods than 'n_scan' (those of the namespaces it looks in).  Returns
+ * false if it did not. */
+static bool
+peer_set_fill_live(struct engine *e, struct peer_set *set, size_t n_scan)
+{
+    const struct selector *sel = set->pod_sel;
+    if (e->rebuild_pods || !sel || n_scan < LABEL_INDEX_MIN_SCAN) {
+        return false;
+    }
+
+    /* The requirement that names the fewest pods.  A key not indexed yet
+     * is indexed once the scans an index would have spared add up to every
+     * pod (and then the count starts again, for the next key). */
+    bool worth_indexing = (e->n_live_scanned
+                           >= hmap_count(&e->cluster->pods));
+    size_t best = SIZE_MAX, best_n = n_scan;
+    bool missing = false;
+    for (size_t i = 0; i < sel->n_reqs; i++) {
+        const struct selector_req *req = &sel->reqs[i];
+        if (req->op != SELECTOR_IN) {
+            continue;
+        }
+        struct live_key *k = live_key_find(e, req->key);
+        if (!k) {
+            if (!worth_indexing) {
+                missing = true;
+                continue;
+            }
+            k = live_key_get(e, req->key);
+        }
+        size_t n = 0;
+        for (size_t j = 0; j < req->n_values; j++) {
+            const char *value = req->values[j];
+            const struct live_value *v = live_value_find(
+                k, value, np_hash_string(value, 0));
+            n += v ? v->n_pods : 0;
+        }
+        if (n < best_n) {
+            best = i;
+            best_n = n;
+        }
+    }
+    if (best == SIZE_MAX) {
+        if (missing) {
+            e->n_live_scanned += n_scan;
+        }
+        return false;
+    }
+
+    /* Refreshing a pod in a peer set never changes the index. */
+    const struct selector_req *req = &sel->reqs[best];
+    struct live_key *k = live_key_find(e, req->key);
+    for (size_t i = 0; i < req->n_values; i++) {
+        const char *value = req->values[i];
+        const struct live_value *v = live_value_find(
+            k, value, np_hash_string(value, 0));
+        for (size_t j = 0; v && j < v->n_pods; j++) {
+            struct ns_pod *np = v->pods[j];
+            if (peer_set_selects_ns(e, set, np->ns)) {
+                struct pod_view pv;
+                pod_view_of(e, np, &pv);
+                peer_set_refresh_pod(e, set, &pv);
+            }
+        }
+    }
+    return true;
+}
+
 /* Returns the peer set of 'peer' of a policy in 'policy_ns', creating and
  * filling it if needed, with one more reference. */
 static struct peer_set *
@@ -1994,7 +2318,8 @@ peer_set_ref(struct engine *e, const char *policy_ns,
     } else if ((ns = ns_find(e, policy_ns)) != NULL) {
         n_scan = hmap_count(&ns->pods);
     }
-    if (!n_scan || peer_set_fill_indexed(e, set, n_scan)) {
+    if (!n_scan || peer_set_fill_indexed(e, set, n_scan)
+        || peer_set_fill_live(e, set, n_scan)) {
         return set;
     }
     if (set->ns_sel) {
@@ -3085,6 +3410,7 @@ engine_clear(struct engine *e)
         contrib_destroy(c);
     }
     ovs_list_init(&e->dirty);
+    live_index_clear(e);
     flow_set_clear(&e->flows);
     flow_set_clear(&e->tracked);
     e->max_band = 0;
@@ -3187,6 +3513,7 @@ engine_rebuild__(struct engine *e)
     e->rebuilt = true;
     e->rebuilding = false;
     e->needs_rebuild = false;
+    e->stale = false;
     e->stats.n_rebuilds++;
     e->stats.last_rebuild_usec = np_time_usec() - start;
 }
@@ -3211,6 +3538,7 @@ engine_create(const struct cluster *cluster, const struct np_config *config,
     ovs_list_init(&e->sorted_sets);
     hmap_init(&e->contribs);
     ovs_list_init(&e->dirty);
+    hmap_init(&e->live_keys);
     flow_set_init(&e->flows);
     flow_set_init(&e->tracked);
     engine_rebuild__(e);
@@ -3229,6 +3557,7 @@ engine_destroy(struct engine *e)
         hmap_destroy(&e->policies);
         hmap_destroy(&e->peer_sets);
         hmap_destroy(&e->contribs);
+        hmap_destroy(&e->live_keys);
         flow_set_destroy(&e->flows);
         flow_set_destroy(&e->tracked);
         free(e->scratch_contribs);
@@ -3243,15 +3572,28 @@ engine_rebuild(struct engine *e)
     engine_rebuild__(e);
 }
 
+/* Starts an event: returns false if the engine is stale, and then the event
+ * is not worth handling (the next read rebuilds from the cluster anyway). */
+static bool
+engine_start_event(struct engine *e, long long int *start)
+{
+    *start = np_time_usec();
+    e->epoch++;
+    return !e->stale;
+}
+
 /* Runs after every event: what the event left to do. */
 static void
 engine_finish_event(struct engine *e, long long int start)
 {
-    if (e->needs_rebuild || e->max_band > 0) {
-        /* Priority bands, or new address families: only a rebuild does it
-         * the way compile_full() does. */
-        engine_rebuild__(e);
-    } else {
+    if (e->needs_rebuild) {
+        /* Rules move between priority bands, or the node has other address
+         * families: only a rebuild does it the way compile_full() does.
+         * Not now: a batch of events (the rules of a big manifest, say)
+         * costs one rebuild, when the caller reads the result. */
+        e->needs_rebuild = false;
+        e->stale = true;
+    } else if (!e->stale) {
         flush_dirty(e);
     }
     forget_sorted_sets(e);
@@ -3261,39 +3603,56 @@ engine_finish_event(struct engine *e, long long int start)
     e->stats.max_event_usec = NP_MAX(e->stats.max_event_usec, usec);
 }
 
+/* Before the caller reads the state: the rebuild that stale events left. */
+static void
+engine_refresh(const struct engine *e_)
+{
+    /* Reading is const for the caller: the rebuild only brings the state
+     * to what it already stands for.  Every engine comes from
+     * engine_create(), never const, so the cast is safe. */
+    struct engine *e = CONST_CAST(struct engine *, e_);
+    if (e->stale) {
+        engine_rebuild__(e);
+    }
+}
+
 void
 engine_namespace_changed(struct engine *e, const char *name)
 {
-    long long int start = np_time_usec();
-    e->epoch++;
-    handle_namespace(e, name);
+    long long int start;
+    if (engine_start_event(e, &start)) {
+        handle_namespace(e, name);
+    }
     engine_finish_event(e, start);
 }
 
 void
 engine_pod_changed(struct engine *e, const char *ns, const char *name)
 {
-    long long int start = np_time_usec();
-    e->epoch++;
-    handle_pod(e, ns, name);
+    long long int start;
+    if (engine_start_event(e, &start)) {
+        handle_pod(e, ns, name);
+    }
     engine_finish_event(e, start);
 }
 
 void
 engine_policy_changed(struct engine *e, const char *ns, const char *name)
 {
-    long long int start = np_time_usec();
-    e->epoch++;
-    handle_policy(e, ns, name);
+    long long int start;
+    if (engine_start_event(e, &start)) {
+        handle_policy(e, ns, name);
+    }
     engine_finish_event(e, start);
 }
 
 void
 engine_port_changed(struct engine *e, uint32_t ofport)
 {
-    long long int start = np_time_usec();
-    e->epoch++;
-    port_refresh(e, ofport, true);
+    long long int start;
+    if (engine_start_event(e, &start)) {
+        port_refresh(e, ofport, true);
+    }
     engine_finish_event(e, start);
 }
 
@@ -3317,12 +3676,14 @@ engine_object_changed(struct engine *e, enum np_kind kind, const char *ns,
 const struct flow_set *
 engine_flows(const struct engine *e)
 {
+    engine_refresh(e);
     return &e->flows;
 }
 
 bool
 engine_take_tracked(struct engine *e, struct flow_set *tracked)
 {
+    engine_refresh(e);
     bool incremental = !e->rebuilt;
     e->rebuilt = false;
     if (incremental) {
@@ -3335,6 +3696,7 @@ engine_take_tracked(struct engine *e, struct flow_set *tracked)
 void
 engine_get_problems(const struct engine *e, struct np_problems *problems)
 {
+    engine_refresh(e);
     const struct local_pod_state *lp;
     HMAP_FOR_EACH (lp, node, &e->ports) {
         if (lp->is_pod && !lp->known) {
@@ -3371,6 +3733,7 @@ engine_get_problems(const struct engine *e, struct np_problems *problems)
 void
 engine_get_stats(const struct engine *e, struct engine_stats *stats)
 {
+    engine_refresh(e);
     *stats = e->stats;
     stats->n_flows = flow_set_count(&e->flows);
     stats->n_variants = e->n_variants;

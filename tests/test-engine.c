@@ -31,7 +31,14 @@
  *
  * Other cases check that common events are handled without a rebuild (as
  * OVN's tests check "norecompute").  NP_TEST_SEED and NP_TEST_EVENTS change
- * the seed and the length. */
+ * the seed and the length.
+ *
+ * The "overload" cases put more rules on one pod than a flow can carry
+ * (NP_MAX_CONJS_PER_FLOW), so that the rules spread over priority bands,
+ * and notify changes in batches, as the agent does with a big manifest: the
+ * flow set read after each batch equals compile_full(), and a batch costs
+ * at most one rebuild however long it is.  NP_TEST_BATCHES changes the
+ * number of random batches. */
 
 #include <config.h>
 
@@ -412,6 +419,396 @@ START_TEST(test_no_rebuild_for_ordinary_events)
 }
 END_TEST
 
+/* Overload: more rules on one pod than one flow can carry. */
+
+/* More than NP_MAX_CONJS_PER_FLOW, so that one band is not enough. */
+#define N_BIG (NP_MAX_CONJS_PER_FLOW + 500)
+
+/* The "hot" pod, which the big policies select: in ns0, on port 9 (which
+ * the random events leave alone), labelled with a key they never use; and
+ * a "web" pod of ns0, a peer of most of them, which they leave alone too. */
+static void
+add_hot_pod(void)
+{
+    rc_load(&cluster, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":"
+            "{\"namespace\":\"ns0\",\"name\":\"web\",\"labels\":{\"app\":"
+            "\"web\"}},\"status\":{\"podIPs\":[{\"ip\":\"10.0.8.8\"}]}}");
+    rc_load(&cluster, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":"
+            "{\"namespace\":\"ns0\",\"name\":\"hot\",\"labels\":{\"role\":"
+            "\"hot\"}},\"status\":{\"podIPs\":[{\"ip\":\"10.0.9.9\"},{\"ip\":"
+            "\"fd00::9:9\"}]}}");
+    struct local_port *port = local_port_create(9, "hot");
+    port->pod_namespace = np_xstrdup("ns0");
+    port->pod_name = np_xstrdup("hot");
+    cluster_set_port(&cluster, port);
+}
+
+/* Big policy 'i' (in ns0, on the hot pod): ingress from the "web" pods of
+ * ns0 on port 20000 + i; every fifth also egress to them on the same port,
+ * every seventh from 10.0.0.0/16 instead.  They all share the hot pod's
+ * address flows, most also the web pods' address flows. */
+static void
+set_big_policy(int i)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format(&s, "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":"
+                  "\"NetworkPolicy\",\"metadata\":{\"namespace\":\"ns0\","
+                  "\"name\":\"big-%04d\"},\"spec\":{\"podSelector\":{"
+                  "\"matchLabels\":{\"role\":\"hot\"}},\"policyTypes\":["
+                  "\"Ingress\"%s],\"ingress\":[{\"from\":[%s],\"ports\":[{"
+                  "\"port\":%d}]}]", i, i % 5 ? "" : ",\"Egress\"",
+                  (i % 7
+                   ? "{\"podSelector\":{\"matchLabels\":{\"app\":\"web\"}}}"
+                   : "{\"ipBlock\":{\"cidr\":\"10.0.0.0/16\"}}"),
+                  20000 + i);
+    if (!(i % 5)) {
+        ds_put_format(&s, ",\"egress\":[{\"to\":[{\"podSelector\":{"
+                      "\"matchLabels\":{\"app\":\"web\"}}}],\"ports\":[{"
+                      "\"port\":%d}]}]", 20000 + i);
+    }
+    ds_put_cstr(&s, "}}");
+    rc_load(&cluster, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+notify_big_policy(int i)
+{
+    char name[16];
+    snprintf(name, sizeof name, "big-%04d", i);
+    engine_policy_changed(engine, "ns0", name);
+}
+
+static void
+delete_big_policy(int i)
+{
+    char name[16];
+    snprintf(name, sizeof name, "big-%04d", i);
+    cluster_delete_policy(&cluster, "ns0", name);
+    engine_policy_changed(engine, "ns0", name);
+}
+
+static uint64_t
+n_rebuilds(void)
+{
+    struct engine_stats stats;
+    engine_get_stats(engine, &stats);
+    return stats.n_rebuilds;
+}
+
+static size_t
+n_bands(void)
+{
+    struct engine_stats stats;
+    engine_get_stats(engine, &stats);
+    return stats.n_bands;
+}
+
+/* Checks the flow set after a batch ('what', 'step'), and that the batch
+ * cost at most one rebuild since 'rebuilds' (the count before it, which it
+ * updates).  Returns what check_equivalence() returns. */
+static size_t
+check_batch(const char *what, size_t step, uint64_t *rebuilds)
+{
+    size_t n_tracked = check_equivalence(what, step);
+    uint64_t now = n_rebuilds();
+    ck_assert_msg(now - *rebuilds <= 1, "step %zu (%s): %"PRIu64" rebuilds "
+                  "for one batch", step, what, now - *rebuilds);
+    *rebuilds = now;
+    return n_tracked;
+}
+
+/* Batches of big changes, and single events that do not concern the bands,
+ * which stay incremental even while there are several. */
+START_TEST(test_overload_batches)
+{
+    rc_seed(11);
+    random_initial_cluster();
+    add_hot_pod();
+    rc_load(&cluster, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":"
+            "{\"namespace\":\"ns0\",\"name\":\"cold\",\"labels\":{\"role\":"
+            "\"cold\"}},\"status\":{\"podIPs\":[{\"ip\":\"10.0.9.10\"}]}}");
+    struct local_port *port = local_port_create(10, "cold");
+    port->pod_namespace = np_xstrdup("ns0");
+    port->pod_name = np_xstrdup("cold");
+    cluster_set_port(&cluster, port);
+    /* Keep the random policies away from the hot pod. */
+    for (int i = 0; i < N_POLICIES; i++) {
+        char ns[16], name[16];
+        snprintf(ns, sizeof ns, "ns%d", i % N_NAMESPACES);
+        snprintf(name, sizeof name, "np%d", i);
+        cluster_delete_policy(&cluster, ns, name);
+    }
+    engine = engine_create(&cluster, &config, &ids);
+    check_equivalence("initial", 0);
+    uint64_t rebuilds = n_rebuilds();
+    ck_assert_uint_eq(n_bands(), 1);
+
+    /* Every big policy at once: more than one band. */
+    for (int i = 0; i < N_BIG; i++) {
+        set_big_policy(i);
+        notify_big_policy(i);
+    }
+    check_batch("big policies added", 1, &rebuilds);
+    ck_assert_uint_ge(n_bands(), 2);
+
+    /* While there are several bands, events that change no clause flow
+     * of theirs are incremental. */
+    uint64_t rebuilds_before = rebuilds;
+    char *json = rc_pod_json("ns3", "far", 40);
+    rc_load(&cluster, json);
+    free(json);
+    engine_pod_changed(engine, "ns3", "far");
+    check_batch("remote pod added", 2, &rebuilds);
+    rc_load(&cluster, "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":"
+            "\"NetworkPolicy\",\"metadata\":{\"namespace\":\"ns0\",\"name\":"
+            "\"small\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"role\":"
+            "\"cold\"}},\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":"
+            "\"192.168.0.0/16\"}}],\"ports\":[{\"port\":53}]}]}}");
+    engine_policy_changed(engine, "ns0", "small");
+    check_batch("policy added to another local pod", 3, &rebuilds);
+    cluster_delete_policy(&cluster, "ns0", "small");
+    engine_policy_changed(engine, "ns0", "small");
+    check_batch("that policy deleted", 4, &rebuilds);
+    ck_assert_uint_eq(rebuilds, rebuilds_before);
+    ck_assert_uint_ge(n_bands(), 2);
+
+    /* A change in a full flow moves rules between bands: one rebuild. */
+    delete_big_policy(0);
+    check_batch("big policy deleted", 5, &rebuilds);
+    set_big_policy(0);
+    notify_big_policy(0);
+    check_batch("big policy added", 6, &rebuilds);
+
+    /* Mixed batches: many big policies go and come back, web pods come,
+     * move and go, in one batch each. */
+    for (int round = 0; round < 3; round++) {
+        int first = round * 1100;
+        for (int i = first; i < first + 1000; i++) {
+            delete_big_policy(i);
+        }
+        json = rc_pod_json("ns0", "web-new", 41 + round);
+        rc_load(&cluster, json);
+        free(json);
+        engine_pod_changed(engine, "ns0", "web-new");
+        for (int i = first; i < first + 400; i++) {
+            set_big_policy(i);
+            notify_big_policy(i);
+        }
+        check_batch("mixed batch", 7 + round, &rebuilds);
+    }
+
+    /* Every big policy gone at once: back to one band, and incremental. */
+    for (int i = 0; i < N_BIG; i++) {
+        delete_big_policy(i);
+    }
+    check_batch("big policies deleted", 10, &rebuilds);
+    ck_assert_uint_eq(n_bands(), 1);
+    rebuilds_before = rebuilds;
+    cluster_delete_pod(&cluster, "ns3", "far");
+    engine_pod_changed(engine, "ns3", "far");
+    check_batch("remote pod deleted", 11, &rebuilds);
+    set_big_policy(0);
+    notify_big_policy(0);
+    check_batch("one big policy added", 12, &rebuilds);
+    ck_assert_uint_eq(rebuilds, rebuilds_before);
+}
+END_TEST
+
+/* Three bands: a change in a full flow of a band other than the first
+ * moves rules too. */
+START_TEST(test_overload_three_bands)
+{
+    int n = 2 * NP_MAX_CONJS_PER_FLOW + 200;
+
+    rc_seed(5);
+    random_initial_cluster();
+    add_hot_pod();
+    engine = engine_create(&cluster, &config, &ids);
+    uint64_t rebuilds = n_rebuilds();
+    for (int i = 0; i < n; i++) {
+        set_big_policy(i);
+        notify_big_policy(i);
+    }
+    check_batch("big policies added", 1, &rebuilds);
+    ck_assert_uint_ge(n_bands(), 3);
+
+    /* In the middle band (rules are placed in name order). */
+    int middle = NP_MAX_CONJS_PER_FLOW + NP_MAX_CONJS_PER_FLOW / 2;
+    delete_big_policy(middle);
+    check_batch("big policy of the middle band deleted", 2, &rebuilds);
+    set_big_policy(middle);
+    notify_big_policy(middle);
+    check_batch("and added again", 3, &rebuilds);
+
+    for (int i = 0; i < n; i += 2) {
+        delete_big_policy(i);
+    }
+    check_batch("every other big policy deleted", 4, &rebuilds);
+    ck_assert_uint_eq(n_bands(), 2);
+}
+END_TEST
+
+/* Random batches of random events (those of "random_events", and big
+ * policies added and deleted) on a pod with more rules than one band
+ * holds. */
+START_TEST(test_overload_random)
+{
+    const char *env_seed = getenv("NP_TEST_SEED");
+    const char *env_batches = getenv("NP_TEST_BATCHES");
+    uint32_t seed = env_seed ? strtoul(env_seed, NULL, 10) : 2026;
+    size_t n_batches = env_batches ? strtoul(env_batches, NULL, 10) : 40;
+    size_t n_events = 0, n_incremental = 0;
+    /* Random big policies are set twice as often as deleted, so about 2/3
+     * of them are there at any time: more than one band holds. */
+    int n_big = 2 * NP_MAX_CONJS_PER_FLOW;
+
+    printf("overload_random: seed %"PRIu32", %zu batches\n", seed,
+           n_batches);
+    rc_seed(seed);
+    random_initial_cluster();
+    add_hot_pod();
+    for (int i = 0; i < n_big; i++) {
+        set_big_policy(i);
+    }
+    engine = engine_create(&cluster, &config, &ids);
+    check_equivalence("initial", 0);
+    ck_assert_uint_ge(n_bands(), 2);
+
+    uint64_t rebuilds = n_rebuilds();
+    for (size_t batch = 1; batch <= n_batches; batch++) {
+        struct ds what = DS_EMPTY_INITIALIZER;
+        /* Mostly short batches, sometimes long ones. */
+        int n = rc_range(4) ? 1 + rc_range(4) : 1 + rc_range(200);
+        for (int i = 0; i < n; i++) {
+            int kind = rc_range(12);
+            ds_clear(&what);
+            if (kind < 4) {
+                event_pod(&what);
+            } else if (kind < 6) {
+                event_policy(&what);
+            } else if (kind < 8) {
+                event_port(&what);
+            } else if (kind < 9) {
+                event_namespace(&what);
+            } else {
+                int big = rc_range(n_big);
+                if (kind < 11) {
+                    set_big_policy(big);
+                    notify_big_policy(big);
+                } else {
+                    delete_big_policy(big);
+                }
+                ds_put_format(&what, "big policy %d", big);
+            }
+        }
+        n_events += n;
+        uint64_t before = rebuilds;
+        char *label = np_xasprintf("batch of %d, last %s", n, ds_cstr(&what));
+        check_batch(label, batch, &rebuilds);
+        n_incremental += rebuilds == before;
+        free(label);
+        ds_destroy(&what);
+    }
+    printf("overload_random: %zu events in %zu batches, all equal to a "
+           "full compile; %zu batches without a rebuild, %zu bands at the "
+           "end\n", n_events, n_batches, n_incremental, n_bands());
+}
+END_TEST
+
+/* Peer sets created between rebuilds in namespaces of many pods, which
+ * take the live label index once they have tested enough pods, while pods
+ * change (notified at once, or later in the same batch). */
+
+#define N_WIDE_PODS 150         /* Per namespace. */
+
+static void
+set_wide_pod(int ns, int i)
+{
+    static const char *const labels[] = {
+        "\"app\":\"web\"", "\"app\":\"db\"", "\"app\":\"cache\"",
+        "\"app\":\"queue\"", "\"other\":\"x\"",
+    };
+    char *json = np_xasprintf(
+        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{"
+        "\"namespace\":\"ns%d\",\"name\":\"w%d\",\"labels\":{%s}},"
+        "\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":["
+        "{\"name\":\"http\",\"containerPort\":%d}]}]},"
+        "\"status\":{\"podIPs\":[{\"ip\":\"10.%d.0.%d\"}]}}",
+        ns, i, labels[rc_range(5)], 80 + rc_range(2), 100 + ns,
+        1 + i + rc_range(2) * 100);
+    rc_load(&cluster, json);
+    free(json);
+}
+
+START_TEST(test_live_label_index)
+{
+    const char *env_seed = getenv("NP_TEST_SEED");
+    const char *env_batches = getenv("NP_TEST_BATCHES");
+    uint32_t seed = env_seed ? strtoul(env_seed, NULL, 10) : 77;
+    size_t n_batches = env_batches ? strtoul(env_batches, NULL, 10) : 60;
+
+    rc_seed(seed);
+    random_initial_cluster();
+    for (int ns = 0; ns < N_NAMESPACES; ns++) {
+        for (int i = 0; i < N_WIDE_PODS; i++) {
+            set_wide_pod(ns, i);
+        }
+    }
+    engine = engine_create(&cluster, &config, &ids);
+    check_equivalence("initial", 0);
+
+    uint64_t rebuilds = n_rebuilds();
+    for (size_t batch = 1; batch <= n_batches; batch++) {
+        struct ds what = DS_EMPTY_INITIALIZER;
+        char *later[8];
+        int n_later = 0;
+        int n = 1 + rc_range(rc_range(3) ? 4 : 30);
+        for (int e = 0; e < n; e++) {
+            int kind = rc_range(10);
+            ds_clear(&what);
+            if (kind < 3) {
+                /* A pod of a big namespace changes, or goes; its
+                 * notification may come later in the batch. */
+                int ns = rc_range(N_NAMESPACES), i = rc_range(N_WIDE_PODS);
+                char ns_name[16], name[16];
+                snprintf(ns_name, sizeof ns_name, "ns%d", ns);
+                snprintf(name, sizeof name, "w%d", i);
+                if (rc_range(6)) {
+                    set_wide_pod(ns, i);
+                } else {
+                    cluster_delete_pod(&cluster, ns_name, name);
+                }
+                ds_put_format(&what, "pod %s/%s", ns_name, name);
+                if (n_later < NP_ARRAY_SIZE(later) && rc_range(2)) {
+                    later[n_later++] = np_xasprintf("%s/%s", ns_name, name);
+                } else {
+                    engine_pod_changed(engine, ns_name, name);
+                }
+            } else if (kind < 7) {
+                event_policy(&what);
+            } else if (kind < 8) {
+                event_namespace(&what);
+            } else if (kind < 9) {
+                event_pod(&what);
+            } else {
+                event_port(&what);
+            }
+        }
+        for (int i = 0; i < n_later; i++) {
+            char *slash = strchr(later[i], '/');
+            *slash = '\0';
+            engine_pod_changed(engine, later[i], slash + 1);
+            free(later[i]);
+        }
+        char *label = np_xasprintf("batch of %d, last %s", n, ds_cstr(&what));
+        check_batch(label, batch, &rebuilds);
+        free(label);
+        ds_destroy(&what);
+    }
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -421,6 +818,10 @@ engine_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_no_rebuild_for_ordinary_events);
     tcase_add_test(tc, test_random_events);
+    tcase_add_test(tc, test_overload_batches);
+    tcase_add_test(tc, test_overload_three_bands);
+    tcase_add_test(tc, test_overload_random);
+    tcase_add_test(tc, test_live_label_index);
     suite_add_tcase(s, tc);
     return s;
 }

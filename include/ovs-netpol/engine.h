@@ -50,13 +50,28 @@
  *     address that appears or disappears in a peer set adds or removes one
  *     conjunction() action on one flow per variant using it: one flow mod.
  *
+ *   - A new peer set finds its pods through a label index (built by a
+ *     rebuild, or between rebuilds kept up to date by pod events once
+ *     scanning namespaces has cost as much), not by testing every pod of
+ *     the namespaces it looks in.
+ *
  *   - Policies that select no local pod cost nothing but their copy.
  *
- * Two events fall back to a full rebuild (logged in the statistics): a
- * change of the address families the node's pods have, and a shared flow
- * that would exceed NP_MAX_CONJS_PER_FLOW conjunction actions (priority
- * bands are then assigned over the whole rule set, in the same order as
- * compile_full(), and every event rebuilds until the overload is gone).
+ * Some events need a full rebuild (counted in the statistics): a change of
+ * the address families the node's pods have, and, when rules share a flow
+ * beyond NP_MAX_CONJS_PER_FLOW conjunction actions, a change that may move
+ * rules between priority bands (only a rebuild assigns bands the way
+ * compile_full() does, over the whole rule set in its order).  While there
+ * are several bands, changes that leave the full flows alone (most pods,
+ * other local pods' policies) stay incremental.
+ *
+ * The rebuild waits: the engine marks itself stale, ignores the events
+ * that follow (the rebuild reads the whole cluster anyway), and rebuilds
+ * once, when the caller next reads its state (engine_flows(),
+ * engine_take_tracked(), engine_get_problems(), engine_get_stats()).  So a
+ * batch of events, such as the thousands of policies of one manifest,
+ * costs at most one rebuild, whether it creates the overload, happens
+ * during it or removes it.
  *
  * Contract
  * ========
@@ -85,12 +100,14 @@ extern "C" {
 struct engine;
 
 struct engine_stats {
-    uint64_t n_events;          /* Notifications handled. */
+    uint64_t n_events;          /* Notifications handled (or ignored
+                                 * while stale). */
     uint64_t n_rebuilds;        /* Full rebuilds (including the first). */
     uint64_t n_flow_changes;    /* Flows added, changed or removed. */
-    long long int last_event_usec;
+    long long int last_event_usec;      /* Not counting a rebuild left to
+                                         * the next read, which... */
     long long int max_event_usec;
-    long long int last_rebuild_usec;
+    long long int last_rebuild_usec;    /* ...counts here. */
     size_t n_flows;
     size_t n_active_policies;   /* Policies selecting a local pod. */
     size_t n_variants;          /* Installed conjunctions and allows. */
@@ -114,10 +131,15 @@ void engine_port_changed(struct engine *, uint32_t ofport);
 void engine_object_changed(struct engine *, enum np_kind, const char *ns,
                            const char *name);
 
-/* Throws everything away and builds again from the cluster. */
+/* Throws everything away and builds again from the cluster, now. */
 void engine_rebuild(struct engine *);
 
-/* The current flow set. */
+/* The current flow set, as of this call: after notifications, call it
+ * again (the set may be brought up to date only then).
+ *
+ * This and the other functions below that read the state are const for the
+ * caller, but carry out the rebuild that notifications left pending, if
+ * any (see "Cost" above). */
 const struct flow_set *engine_flows(const struct engine *);
 
 /* Moves into 'tracked' (which must be empty) one flow, with its identity
