@@ -568,7 +568,10 @@ annotate_flow_role(const struct annotate_flow *flow,
         return (flow_np_table(flow, names) == NP_TABLE_CT_STATE
                 ? "conntrack" : "pipeline");
     case NP_ROLE_PORT:
-        return (is_pod_port(names, np_cookie_id(flow->cookie))
+        /* A pod's flows in the ct_state table guard its MAC. */
+        return (flow_np_table(flow, names) == NP_TABLE_CT_STATE
+                ? "conntrack"
+                : is_pod_port(names, np_cookie_id(flow->cookie))
                 ? "spoof guard" : "classify");
     case NP_ROLE_ISOLATION:
         return "isolation drop";
@@ -602,6 +605,16 @@ format_pipeline(const struct annotate_flow *flow,
         } else if (prio == NP_PRIO_CT_ESTABLISHED) {
             ds_put_cstr(s, "established or related: allowed without a rule "
                         "lookup (replies of allowed connections)");
+        } else if (prio == NP_PRIO_CT_SCOPE
+                   && np_cookie_id(flow->cookie) == NP_PIPELINE_GROUP) {
+            ds_put_cstr(s, "new to a broadcast or multicast address: drop, "
+                        "even from the host (NetworkPolicy cannot express "
+                        "it)");
+        } else if (prio == NP_PRIO_CT_SCOPE
+                   && np_cookie_id(flow->cookie) == NP_PIPELINE_LINK_LOCAL) {
+            ds_put_cstr(s, "new IPv6 to or from a link-local address: drop, "
+                        "even from the host (NetworkPolicy cannot express "
+                        "it)");
         } else if (prio == NP_PRIO_CT_HOST) {
             ds_put_cstr(s, "new from the host: allowed (kubelet probes)");
         } else if (prio == NP_PRIO_DEFAULT) {
@@ -629,6 +642,27 @@ format_pipeline(const struct annotate_flow *flow,
                   names->config.first_table + NP_N_TABLES - 1);
 }
 
+/* A pod's flows in the ct_state table, about new connections in frames to
+ * its MAC. */
+static void
+format_pod_mac(const struct annotate_flow *flow,
+               const struct annotate_names *names, struct ds *s)
+{
+    uint32_t ofport = np_cookie_id(flow->cookie);
+
+    ds_put_cstr(s, "new to the MAC of ");
+    annotate_port_format(names, ofport, s);
+    if (flow->priority == NP_PRIO_CT_POD_ADDR) {
+        ds_put_cstr(s, " and one of its addresses: to the egress and "
+                    "ingress rules");
+    } else if (flow->priority == NP_PRIO_CT_POD_MAC) {
+        ds_put_cstr(s, " but not to one of its addresses (a subnet "
+                    "broadcast, another address): drop");
+    } else {
+        ds_put_format(s, ", priority %d", flow->priority);
+    }
+}
+
 static void
 format_port(const struct annotate_flow *flow,
             const struct annotate_names *names, struct ds *s)
@@ -636,6 +670,10 @@ format_port(const struct annotate_flow *flow,
     uint32_t ofport = np_cookie_id(flow->cookie);
     bool pod = is_pod_port(names, ofport);
 
+    if (flow_np_table(flow, names) == NP_TABLE_CT_STATE) {
+        format_pod_mac(flow, names, s);
+        return;
+    }
     if (pod && flow->priority <= NP_PRIO_POD_DROP) {
         ds_put_cstr(s, "anything else from ");
         annotate_port_format(names, ofport, s);
@@ -643,12 +681,24 @@ format_port(const struct annotate_flow *flow,
                     "know)");
         return;
     }
+    if (pod && flow->priority == NP_PRIO_POD_ND_DROP) {
+        ds_put_cstr(s, "other neighbour discovery from ");
+        annotate_port_format(names, ofport, s);
+        ds_put_cstr(s, flow->action == ANNOTATE_ACTION_DROP
+                    ? ": drop (about another address, from another source, "
+                      "router advertisements, redirects)"
+                    : ": about another address, from another source, "
+                      "router advertisements, redirects");
+        return;
+    }
     if (pod) {
         ds_put_cstr(s, "own traffic of ");
         annotate_port_format(names, ofport, s);
         ds_put_cstr(s, flow->action == ANNOTATE_ACTION_CT
                     ? ": its own MAC and IP, to conntrack"
-                    : ": ARP or neighbour discovery about itself, allowed");
+                    : flow->priority == NP_PRIO_POD_ND
+                    ? ": neighbour discovery about itself, allowed"
+                    : ": ARP about itself, allowed");
         return;
     }
     ds_put_cstr(s, "from ");

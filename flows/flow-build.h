@@ -113,8 +113,9 @@ void add_flow_from_scratch(struct flow_set *flows, uint8_t table,
 /* The fixed flows of the pipeline (pipeline.c). */
 void pipeline_add_fixed_flows(const struct np_config *, struct flow_set *);
 
-/* The classify-table flows of a pod port, and of a host or uplink port
- * (pipeline.c). */
+/* The flows of a pod port (in the classify table, and in the ct_state
+ * table for a pod with a known MAC: all of them carry the port's cookie),
+ * and of a host or uplink port (pipeline.c). */
 void pipeline_add_pod_port_flows(const struct np_config *,
                                  const struct local_pod *,
                                  struct flow_set *);

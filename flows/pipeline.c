@@ -14,9 +14,10 @@
  * limitations under the License.
  */
 
-/* pipeline.c: the fixed part of the pipeline and the classify flows of each
- * port (pipeline.h describes the tables).  The compiler calls it; policy
- * rules are compiled in compiler.c.  Pure: no I/O. */
+/* pipeline.c: the fixed part of the pipeline and the flows of each port:
+ * its classify flows and, for a pod with a known MAC, its ct_state flows
+ * (pipeline.h describes the tables).  The compiler and the engine call it;
+ * policy rules are compiled in compiler.c.  Pure: no I/O. */
 
 #include <config.h>
 #include "ovs-netpol/pipeline.h"
@@ -106,6 +107,17 @@ np_config_check(const struct np_config *config)
 }
 
 /* The fixed flows. */
+
+/* Appends the actions that send a new connection to the rules, with the
+ * rule registers cleared (a CNI may hand us packets with anything in
+ * them). */
+static void
+put_to_rules_actions(const struct np_config *config, struct ofpbuf *ofpacts)
+{
+    put_load_reg(config->egress_reg, 0, ofpacts);
+    put_load_reg(config->ingress_reg, 0, ofpacts);
+    put_goto(np_table(config, NP_TABLE_EGRESS), ofpacts);
+}
 
 static void
 add_fixed_flow(const struct np_config *config, struct flow_set *flows,
@@ -201,12 +213,9 @@ add_ct_state_flows(const struct np_config *config, struct flow_set *flows)
 
     add_ct_scope_flows(config, flows);
 
-    /* Everything else goes to the rules, with the rule registers cleared
-     * (a CNI may hand us packets with anything in them). */
+    /* Everything else goes to the rules. */
     ofpbuf_clear(&ofpacts);
-    put_load_reg(config->egress_reg, 0, &ofpacts);
-    put_load_reg(config->ingress_reg, 0, &ofpacts);
-    put_goto(np_table(config, NP_TABLE_EGRESS), &ofpacts);
+    put_to_rules_actions(config, &ofpacts);
     match_init_catchall(&match);
     add_fixed_flow(config, flows, NP_TABLE_CT_STATE, NP_PRIO_DEFAULT,
                    &match, &ofpacts);
@@ -277,6 +286,35 @@ put_ct_actions(const struct np_config *config, struct ofpbuf *ofpacts)
                      np_table(config, NP_TABLE_CT_STATE), config->ct_zone);
 }
 
+/* Sets 'll' to the link-local address(es) 'lpod' may use in neighbour
+ * discovery: with a known MAC, only the one derived from it (modified
+ * EUI-64, RFC 4291 2.5.1 and appendix A: fe80::/64, the MAC with the U/L
+ * bit flipped and ff:fe in its middle), as OVN's port security does; else
+ * all of fe80::/10 (pipeline.h, "Known gaps"). */
+static void
+pod_link_local(const struct local_pod *lpod, struct cidr *ll)
+{
+    if (!lpod->port->has_mac) {
+        *ll = link_local;
+        return;
+    }
+
+    const uint8_t *mac = lpod->port->mac;
+    memset(ll, 0, sizeof *ll);
+    ll->family = AF_INET6;
+    ll->plen = 128;
+    ll->addr[0] = 0xfe;
+    ll->addr[1] = 0x80;
+    ll->addr[8] = mac[0] ^ 0x02;
+    ll->addr[9] = mac[1];
+    ll->addr[10] = mac[2];
+    ll->addr[11] = 0xff;
+    ll->addr[12] = 0xfe;
+    ll->addr[13] = mac[3];
+    ll->addr[14] = mac[4];
+    ll->addr[15] = mac[5];
+}
+
 /* Sets 'match' to match frames from 'lpod''s port: untagged (a tagged
  * frame with the pod's own MAC and address would otherwise pass, and be
  * flooded in its VLAN), from the pod's MAC if we know it. */
@@ -302,7 +340,8 @@ add_pod_flow(const struct np_config *config, struct flow_set *flows,
 }
 
 /* Neighbour advertisements from a pod may announce only its own addresses
- * and link-local ones, with its own MAC or none. */
+ * and its link-local address (pod_link_local()), with its own MAC or
+ * none. */
 static void
 add_pod_na_flows(const struct np_config *config, struct flow_set *flows,
                  const struct local_pod *lpod, const struct cidr *target,
@@ -337,14 +376,14 @@ add_pod_na_flows(const struct np_config *config, struct flow_set *flows,
 }
 
 /* Router ('type' ND_ROUTER_SOLICIT) or neighbour solicitations from a pod:
- * from one of its own IPv6 addresses, a link-local address or the
+ * from one of its own IPv6 addresses, its link-local address 'll' or the
  * unspecified one (duplicate address detection), announcing the pod's MAC
  * or none; none only from the unspecified address (RFC 4861, 4.3).  OVS
  * parses the link-layer option of neighbour solicitations only. */
 static void
 add_pod_solicit_flows(const struct np_config *config, struct flow_set *flows,
-                      const struct local_pod *lpod, uint8_t type,
-                      const struct ofpbuf *allow)
+                      const struct local_pod *lpod, const struct cidr *ll,
+                      uint8_t type, const struct ofpbuf *allow)
 {
     static const struct cidr unspecified = {
         .family = AF_INET6, .plen = 128,
@@ -352,11 +391,11 @@ add_pod_solicit_flows(const struct np_config *config, struct flow_set *flows,
     bool check_sll = lpod->port->has_mac && type == ND_NEIGHBOR_SOLICIT;
 
     for (size_t i = 0; i < lpod->n_ips + 2; i++) {
-        const struct cidr *src = (i == lpod->n_ips ? &link_local
+        const struct cidr *src = (i == lpod->n_ips ? ll
                                   : i == lpod->n_ips + 1 ? &unspecified
                                   : &lpod->ips[i]);
         if (src->family != AF_INET6
-            || (i < lpod->n_ips && (cidr_equal(src, &link_local)
+            || (i < lpod->n_ips && (cidr_equal(src, ll)
                                     || cidr_equal(src, &unspecified)))) {
             /* Not IPv6, or one of the two that follow (no flow twice). */
             continue;
@@ -388,13 +427,18 @@ add_pod_nd_flows(const struct np_config *config, struct flow_set *flows,
                  const struct local_pod *lpod, const struct ofpbuf *allow,
                  const struct ofpbuf *drop)
 {
-    add_pod_solicit_flows(config, flows, lpod, ND_ROUTER_SOLICIT, allow);
-    add_pod_solicit_flows(config, flows, lpod, ND_NEIGHBOR_SOLICIT, allow);
+    struct cidr ll;
+    pod_link_local(lpod, &ll);
 
-    add_pod_na_flows(config, flows, lpod, &link_local, allow);
+    add_pod_solicit_flows(config, flows, lpod, &ll, ND_ROUTER_SOLICIT,
+                          allow);
+    add_pod_solicit_flows(config, flows, lpod, &ll, ND_NEIGHBOR_SOLICIT,
+                          allow);
+
+    add_pod_na_flows(config, flows, lpod, &ll, allow);
     for (size_t i = 0; i < lpod->n_ips; i++) {
         if (lpod->ips[i].family == AF_INET6
-            && !cidr_equal(&lpod->ips[i], &link_local)) {
+            && !cidr_equal(&lpod->ips[i], &ll)) {
             add_pod_na_flows(config, flows, lpod, &lpod->ips[i], allow);
         }
     }
@@ -412,6 +456,72 @@ add_pod_nd_flows(const struct np_config *config, struct flow_set *flows,
         match_set_icmp_type(&match, type);
         add_pod_flow(config, flows, lpod, NP_PRIO_POD_ND_DROP, &match, drop);
     }
+}
+
+/* Adds 'match' to 'flows' in the ct_state table, with the cookie of
+ * 'lpod''s port, unless a flow with its identity is there already: another
+ * local pod whose port names the same MAC (pipeline.h, "Known gaps"). */
+static void
+add_pod_ct_flow(const struct np_config *config, struct flow_set *flows,
+                const struct local_pod *lpod, uint16_t priority,
+                const struct match *match, const struct ofpbuf *ofpacts)
+{
+    struct np_flow *flow = build_flow(np_table(config, NP_TABLE_CT_STATE),
+                                      priority, match,
+                                      np_cookie(NP_ROLE_PORT,
+                                                lpod->port->ofport),
+                                      ofpacts);
+    if (flow_set_find_flow(flows, flow)) {
+        np_flow_destroy(flow);
+    } else {
+        flow_set_insert(flows, flow);
+    }
+}
+
+/* New connections in a frame to 'lpod''s MAC must be to one of its own
+ * addresses: anything else, such as its subnet's broadcast address (which
+ * the agent cannot know, and which its stack accepts on a wildcard socket)
+ * or another pod's address, is dropped in the ct_state table, whatever the
+ * pod's isolation (pipeline.h, "Traffic NetworkPolicy cannot express").
+ * Nothing to do without the pod's MAC. */
+static void
+add_pod_ct_flows(const struct np_config *config, struct flow_set *flows,
+                 const struct local_pod *lpod)
+{
+    if (!lpod->port->has_mac) {
+        return;
+    }
+
+    struct ofpbuf to_rules, drop;
+    struct eth_addr mac;
+    struct match match;
+
+    memcpy(mac.ea, lpod->port->mac, 6);
+    ofpbuf_init(&to_rules, 64);
+    put_to_rules_actions(config, &to_rules);
+    ofpbuf_init(&drop, 0);
+
+    for (size_t i = 0; i < lpod->n_ips; i++) {
+        match_init_catchall(&match);
+        match_set_ct_state_masked(&match, 0x21 /* +new+trk */, 0x21);
+        match_set_dl_dst(&match, mac);
+        match_set_cidr(&match, &lpod->ips[i], false);
+        add_pod_ct_flow(config, flows, lpod, NP_PRIO_CT_POD_ADDR, &match,
+                        &to_rules);
+    }
+
+    static const uint16_t eth_types[] = { ETH_TYPE_IPV4, ETH_TYPE_IPV6 };
+    for (size_t i = 0; i < NP_ARRAY_SIZE(eth_types); i++) {
+        match_init_catchall(&match);
+        match_set_ct_state_masked(&match, 0x21 /* +new+trk */, 0x21);
+        match_set_dl_dst(&match, mac);
+        match_set_dl_type(&match, htons(eth_types[i]));
+        add_pod_ct_flow(config, flows, lpod, NP_PRIO_CT_POD_MAC, &match,
+                        &drop);
+    }
+
+    ofpbuf_uninit(&to_rules);
+    ofpbuf_uninit(&drop);
 }
 
 void
@@ -467,6 +577,8 @@ pipeline_add_pod_port_flows(const struct np_config *config,
     match_init_catchall(&match);
     match_set_in_port(&match, OFP_PORT_C(lpod->port->ofport));
     add_pod_flow(config, flows, lpod, NP_PRIO_POD_DROP, &match, &drop);
+
+    add_pod_ct_flows(config, flows, lpod);
 
     ofpbuf_uninit(&to_ct);
     ofpbuf_uninit(&allow);

@@ -265,6 +265,24 @@ START_TEST(test_pipeline)
                      "actions=set_field:0->reg8,set_field:0->reg9,"
                      "goto_table:12", "new: to the egress and ingress",
                      NULL);
+    /* The drops of what NetworkPolicy cannot express, by cookie ID. */
+    check_annotation(" cookie=0x4e50010000000001, table=11, priority=185,"
+                     "ct_state=+new+trk,dl_dst=01:00:00:00:00:00/"
+                     "01:00:00:00:00:00 actions=drop",
+                     "# conntrack: new to a broadcast or multicast address: "
+                     "drop, even from the host", NULL);
+    check_annotation(" cookie=0x4e50010000000001, table=11, priority=185,"
+                     "ct_state=+new+trk,ip,nw_dst=224.0.0.0/4 actions=drop",
+                     "# conntrack: new to a broadcast or multicast address: "
+                     "drop", NULL);
+    check_annotation(" cookie=0x4e50010000000002, table=11, priority=185,"
+                     "ct_state=+new+trk,ipv6,ipv6_src=fe80::/10 "
+                     "actions=drop", "# conntrack: new IPv6 to or from a "
+                     "link-local address: drop, even from the host", NULL);
+    /* An ID this agent does not know still gets its table and priority. */
+    check_annotation(" cookie=0x4e50010000000007, table=11, priority=185,"
+                     "ct_state=+new+trk actions=drop",
+                     "# conntrack: ct_state table, priority 185", NULL);
     check_annotation(" cookie=0x4e50010000000000, table=12, priority=0 "
                      "actions=goto_table:13", "# pipeline [egress]: no "
                      "egress rule matched", NULL);
@@ -286,7 +304,24 @@ START_TEST(test_ports)
                      "to conntrack", NULL);
     check_annotation(" cookie=0x4e5002000000000c, table=10, priority=210,"
                      "icmp6,in_port=12,icmp_type=135 actions=NORMAL",
-                     "# spoof guard: ", "neighbour discovery", NULL);
+                     "# spoof guard: own traffic of x/b (port 12): "
+                     "neighbour discovery about itself, allowed", NULL);
+    check_annotation(" cookie=0x4e5002000000000c, table=10, priority=200,"
+                     "arp,in_port=12,vlan_tci=0x0000/0x1fff,"
+                     "dl_src=02:00:00:00:00:0c,arp_spa=10.2.0.2,"
+                     "arp_sha=02:00:00:00:00:0c actions=NORMAL",
+                     "# spoof guard: own traffic of x/b (port 12): ARP "
+                     "about itself, allowed", NULL);
+    /* Neighbour discovery that the flows above do not allow is dropped,
+     * and must not read as allowed. */
+    char *text = annotate(" cookie=0x4e5002000000000c, table=10, "
+                          "priority=205,icmp6,in_port=12,icmp_type=136 "
+                          "actions=drop");
+    ck_assert_str_eq(text, "# spoof guard: other neighbour discovery from "
+                     "x/b (port 12): drop (about another address, from "
+                     "another source, router advertisements, "
+                     "redirects)\n");
+    free(text);
     check_annotation(" cookie=0x4e5002000000000c, table=10, priority=100,"
                      "in_port=12 actions=drop", "# spoof guard: anything "
                      "else from x/b (port 12): drop", NULL);
@@ -300,6 +335,23 @@ START_TEST(test_ports)
     check_annotation(" cookie=0x4e50020000000007, table=10, priority=40,"
                      "in_port=7 actions=NORMAL",
                      "port 7 (not a port the agent knows)", NULL);
+
+    /* A pod's flows in the ct_state table, about frames to its MAC. */
+    check_annotation(" cookie=0x4e5002000000000c, table=11, priority=175,"
+                     "ct_state=+new+trk,ip,dl_dst=02:00:00:00:00:0c,"
+                     "nw_dst=10.2.0.2 actions=set_field:0->reg8,"
+                     "set_field:0->reg9,goto_table:12",
+                     "# conntrack: new to the MAC of x/b (port 12) and one "
+                     "of its addresses: to the egress and ingress rules",
+                     NULL);
+    text = annotate(" cookie=0x4e5002000000000c, table=11, priority=170,"
+                    "ct_state=+new+trk,ip,dl_dst=02:00:00:00:00:0c "
+                    "actions=drop");
+    ck_assert_str_eq(text, "# conntrack: new to the MAC of x/b (port 12) "
+                     "but not to one of its addresses (a subnet broadcast, "
+                     "another address): drop\n");
+    free(text);
+    ck_assert_str_eq(annotate_flow_role(&flow, &names), "conntrack");
 }
 END_TEST
 
@@ -436,6 +488,9 @@ load_cluster(bool uplink)
         if (ports[i].pod) {
             port->pod_namespace = np_xstrdup("x");
             port->pod_name = np_xstrdup(ports[i].pod);
+            port->has_mac = true;
+            memcpy(port->mac, "\x02\x00\x00\x00\x00", 5);
+            port->mac[5] = ports[i].ofport;
         }
         cluster_set_port(&cluster, port);
     }
@@ -462,6 +517,7 @@ START_TEST(test_compiled_flows)
     annotate_names_add_cluster(&cnames, &cluster, &ids);
 
     size_t n_roles[7] = { 0 };
+    size_t n_mac_drops = 0, n_nd_drops = 0;
     const struct np_flow **sorted = flow_set_sorted(&flows);
     for (size_t i = 0; i < flow_set_count(&flows); i++) {
         struct ds line = DS_EMPTY_INITIALIZER;
@@ -499,6 +555,23 @@ START_TEST(test_compiled_flows)
         if (flow.has_conj_id) {
             ck_assert(strstr(ds_cstr(&text), "(conj 0x"));
         }
+
+        /* The drops that guard a pod's MAC and its neighbour discovery
+         * say so. */
+        if (strstr(ds_cstr(&line), "dl_dst=02:00:00:00:00:0")) {
+            ck_assert_msg(strstr(ds_cstr(&text), "# conntrack: new to the "
+                                 "MAC of x/"), "%s\n%s", ds_cstr(&line),
+                          ds_cstr(&text));
+            n_mac_drops += flow.action == ANNOTATE_ACTION_DROP;
+        }
+        if (flow.priority == NP_PRIO_POD_ND_DROP
+            && flow.table_id == config.first_table) {
+            ck_assert_msg(strstr(ds_cstr(&text), "# spoof guard: other "
+                                 "neighbour discovery from x/a (port 1): "
+                                 "drop"), "%s\n%s", ds_cstr(&line),
+                          ds_cstr(&text));
+            n_nd_drops++;
+        }
         ds_destroy(&line);
         ds_destroy(&text);
     }
@@ -506,6 +579,9 @@ START_TEST(test_compiled_flows)
     for (int role = NP_ROLE_PIPELINE; role <= NP_ROLE_STATS; role++) {
         ck_assert_msg(n_roles[role], "no flow of role %d", role);
     }
+    /* a and b: IPv4 and IPv6 each; a has IPv6: ICMPv6 types 133-137. */
+    ck_assert_uint_eq(n_mac_drops, 4);
+    ck_assert_uint_eq(n_nd_drops, 5);
 
     annotate_names_destroy(&cnames);
     np_problems_destroy(&problems);

@@ -683,8 +683,11 @@ configure_pod_side() {
     nsenter --net="/run/netns/$pod_netns" sh -eu -c '
         mac=$1 cidrs=$2 v4=$3 v6=$4
         # DAD would leave fresh addresses "tentative" (unusable) for ~1 s;
-        # link-local included.
-        sysctl -q -w net.ipv6.conf.eth0.accept_dad=0 >/dev/null
+        # link-local included.  The link-local address is the EUI-64 one
+        # of the MAC set below (addr_gen_mode 0, whatever the defaults of
+        # the host): the agent allows neighbour discovery from no other.
+        sysctl -q -w net.ipv6.conf.eth0.accept_dad=0 \
+            net.ipv6.conf.eth0.addr_gen_mode=0 >/dev/null
         # Retry unanswered ARP / neighbour solicitations every 100 ms, not
         # every second: resolution that started while no flows forwarded
         # (a fail-secure bridge, a policy being installed) recovers within

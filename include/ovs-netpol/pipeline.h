@@ -48,7 +48,9 @@
  *                 IPv6 connections to or from a link-local address are
  *                 dropped, whoever sends them (see "Traffic NetworkPolicy
  *                 cannot express" below); other new connections from the
- *                 host are always allowed (kubelet probes); every other new
+ *                 host are always allowed (kubelet probes); new connections
+ *                 in a frame to a local pod's MAC but to an address that is
+ *                 not the pod's are dropped (same section); every other new
  *                 connection goes on to the rules.
  *
  *   +2 egress     Egress rules of local source pods, matched on the source
@@ -75,16 +77,31 @@
  * like ARP.  From a pod port, untagged and from the pod's own MAC:
  *
  *   - neighbour solicitations (NS) from one of the pod's own IPv6
- *     addresses, a link-local address (fe80::/10) or the unspecified
- *     address (duplicate address detection), whose source link-layer
- *     option is the pod's MAC or absent (absent only from the unspecified
- *     address): receivers learn "IPv6 source -> link-layer option" from an
- *     NS;
+ *     addresses, its link-local address (below) or the unspecified address
+ *     (duplicate address detection), whose source link-layer option is the
+ *     pod's MAC or absent (absent only from the unspecified address):
+ *     receivers learn "IPv6 source -> link-layer option" from an NS;
  *   - router solicitations (RS) from the same sources (OVS does not parse
  *     an RS's link-layer option, so it is not checked);
  *   - neighbour advertisements (NA) whose target is one of the pod's own
- *     IPv6 addresses or a link-local address, whose target link-layer
+ *     IPv6 addresses or its link-local address, whose target link-layer
  *     option is the pod's MAC or absent.
+ *
+ * Kubernetes does not publish a pod's link-local address.  When the pod's
+ * port names its MAC, its link-local address is taken to be the one
+ * derived from that MAC, as OVN's port security does: fe80::/64 with the
+ * modified EUI-64 interface identifier (the MAC with the universal/local
+ * bit flipped and ff:fe inserted in its middle; RFC 4291, 2.5.1), e.g.
+ * fe80::4f:1ff:fe1b:665 for 02:4f:01:1b:06:65.  That is what Linux gives a
+ * veth with the default addr_gen_mode 0.  A pod that uses another
+ * link-local address (addr_gen_mode 2 or 3, "stable privacy", or 1 with
+ * one configured by hand) loses IPv6 neighbour discovery from it: its NS
+ * and RS from that address and its NA for it are dropped, so it cannot
+ * resolve a link-local neighbour (such as an IPv6 default gateway at
+ * fe80::1) nor be resolved at that address; neighbour discovery about its
+ * global addresses, from them, still works.  When the port does not name
+ * the pod's MAC, any link-local address (fe80::/10) is allowed (see "Known
+ * gaps").
  *
  * Every other ICMPv6 message of types 133 to 137 from a pod port (router
  * solicitations and neighbour discovery about other addresses, router
@@ -112,31 +129,54 @@
  *   - new IPv6 connections from or to fe80::/10 are dropped, cookie ID
  *     NP_PIPELINE_LINK_LOCAL.
  *
- * Both apply to every source, the host included, and are plain drops even
- * with 'audit' (they are not rules).  OVN-Kubernetes likewise drops
- * multicast unless a namespace enables it.  ARP and ND never reach
- * conntrack (see above), so they are unaffected.
+ * Both apply to every source, the host included.  Then, per local pod
+ * whose port names its MAC, below new connections from the host (which may
+ * open any connection to a pod anyway), cookie role "port" with the pod's
+ * OpenFlow port:
+ *
+ *   - new IPv4 and IPv6 connections in a frame to the pod's MAC whose
+ *     destination is not one of the pod's addresses are dropped
+ *     (NP_PRIO_CT_POD_MAC), those to one of its addresses go on to the
+ *     rules (NP_PRIO_CT_POD_ADDR, one flow per address).  Above all, a
+ *     subnet-directed broadcast (10.0.0.255 for 10.0.0.0/24) in a unicast
+ *     frame: the agent does not know the pods' subnets, the isolation drops
+ *     match the pod's own addresses only, and the pod's stack accepts it on
+ *     a wildcard socket.  So a pod is never a router: new connections
+ *     through it are dropped, as the spoof guard drops those it would
+ *     forward.  A pod whose addresses are not known yet receives no new
+ *     connection but the host's.
+ *
+ * All of these are plain drops even with 'audit' (they are not rules).
+ * OVN-Kubernetes likewise drops multicast unless a namespace enables it.
+ * ARP and ND never reach conntrack (see above), so they are unaffected.
  *
  * Known gaps
  * ==========
  *
- *   - Link-local addresses in ND.  The agent does not know a pod's
- *     link-local address (Kubernetes does not publish it, and it need not
- *     derive from the MAC), so a pod may send an NA for any link-local
- *     target and an NS or RS from any link-local source, with its own MAC.
- *     It can thus claim another pod's link-local address, or a router's
- *     (an IPv6 default gateway is usually link-local), and make its
- *     neighbours send it the frames meant for that address: neighbour cache
- *     poisoning of link-local entries, with the attacker's own MAC (never a
- *     forged one).  New connections to link-local addresses are dropped,
- *     but routed traffic sent through a poisoned gateway entry is not.
+ *   - Pods whose port does not name their MAC (no "mac", "attached-mac"
+ *     or "attached_mac" in its external_ids):
+ *       - Link-local addresses in ND.  Without the MAC there is no
+ *         link-local address to derive (see "Neighbour discovery"), so the
+ *         pod may send an NA for any link-local target and an NS or RS
+ *         from any link-local source.  It can thus claim another pod's
+ *         link-local address, or a router's (an IPv6 default gateway is
+ *         usually link-local), and make its neighbours send it the frames
+ *         meant for that address: neighbour cache poisoning of link-local
+ *         entries.  New connections to link-local addresses are dropped,
+ *         but routed traffic sent through a poisoned gateway entry is not.
+ *       - A subnet-directed broadcast (such as 10.0.0.255 for
+ *         10.0.0.0/24) in a unicast frame to the pod: without the pod's
+ *         MAC there are no per-pod drops in the ct_state table, so it goes
+ *         through the rules like any other address; the isolation drops
+ *         of an ingress-isolated pod match only the pod's own addresses, so
+ *         it reaches the pod, whose stack accepts it.  (In a broadcast
+ *         frame it is dropped like any broadcast.)
+ *   - Two local pods whose ports name the same MAC (which NORMAL's MAC
+ *     learning does not survive either) share its ct_state drops: both
+ *     pods' addresses are allowed in frames to it, and the flows name the
+ *     lowest port.  The incremental engine may then name another port, or
+ *     lose the shared drop when one of the pods goes.
  *   - An RS's source link-layer option is not checked (see above).
- *   - A subnet-directed broadcast (such as 10.0.0.255 for 10.0.0.0/24) in
- *     a unicast frame to a pod's MAC.  The agent does not know the pods'
- *     subnets, so it goes through the rules like any other address; the
- *     isolation drops of an ingress-isolated pod match only the pod's own
- *     addresses, so it reaches the pod, whose stack accepts it.  (In a
- *     broadcast frame it is dropped like any broadcast.)
  *   - An NA's IPv6 source is not checked (receivers learn from its target
  *     and link-layer option, which are).
  *
@@ -174,7 +214,8 @@
  *                                    addresses
  *               NP_PIPELINE_LINK_LOCAL  drops of new IPv6 connections to or
  *                                    from link-local addresses
- *   port        OpenFlow port        classify flows of one port
+ *   port        OpenFlow port        classify flows of one port, and the
+ *                                    ct_state flows of a pod's MAC
  *   isolation   OpenFlow port        drops of an isolated pod
  *   clause      0                    shared conjunction clauses; their
  *                                    conjunction() actions name the rules
@@ -248,6 +289,10 @@ const char *np_table_name(enum np_table);
                                  * from link-local: drop, even from the
                                  * host. */
 #define NP_PRIO_CT_HOST 180
+#define NP_PRIO_CT_POD_ADDR 175 /* New in a frame to a local pod's MAC, to
+                                 * one of its addresses: to the rules. */
+#define NP_PRIO_CT_POD_MAC 170  /* New in a frame to a local pod's MAC, to
+                                 * another address: drop. */
 
 /* Priorities in the egress and ingress tables. */
 #define NP_PRIO_RULE_MATCH 3000 /* conj_id=ID: a rule matched. */
