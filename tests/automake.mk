@@ -133,3 +133,8 @@ dist_noinst_SCRIPTS += tests/agent-hostile.sh tests/agent-valgrind.sh \
 # What the agent exposes: the control socket, metrics, secrets, options.
 integration_tests += tests/agent-security.sh
 dist_noinst_SCRIPTS += tests/agent-security.sh
+
+# Crafted packets (spoofing, broadcast, neighbour discovery) and faults
+# (switch, database, agent, disk, 10,000 policies on one pod).
+integration_tests += tests/agent-spoof.sh tests/agent-fault-matrix.sh
+dist_noinst_SCRIPTS += tests/agent-spoof.sh tests/agent-fault-matrix.sh
