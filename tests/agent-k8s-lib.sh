@@ -71,7 +71,8 @@ apiserver_start() {
         --ca "$T/pki/ca.crt" --token "$K8S_TOKEN" --bookmark-interval 1 \
         --pidfile "$T/$name.pid" -v "$@" >"$T/$name.ports" 2>"$T/$name.err"
     K8S_PID=$!
-    for i in $(seq 100); do
+    # Up to 20 s: a loaded machine (make -j2 check) starts python slowly.
+    for i in $(seq 400); do
         [ -s "$T/$name.ports" ] && break
         sleep 0.05
     done

@@ -372,7 +372,7 @@ agent_start() {
         -vconsole:off "$@" </dev/null >>"$T/$name.out" 2>&1 \
         3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
     agent_pid=$!
-    if ! wait_until 5 agent_answers "$agent_pid"; then
+    if ! wait_until 20 agent_answers "$agent_pid"; then
         fail "setup: agent $name did not start"
         sed 's/^/#   /' "$T/$name.out"
         exit 1
