@@ -230,6 +230,8 @@ struct reflector {
     bool watch_progress;        /* The open watch delivered something. */
     long long int watch_start;  /* msec. */
     int backoff_ms;             /* Upper bound of the next backoff. */
+    unsigned int n_failures;    /* Failures in a row, since the last
+                                 * progress (see reflector_unreachable()). */
     struct line_buf line;
 
     struct hmap store;          /* Contains struct store_entry. */
@@ -278,6 +280,7 @@ struct k8s_source {
 static void start_list(struct reflector *);
 static void start_watch(struct reflector *);
 static void schedule_retry(struct reflector *, int retry_after);
+static bool reflector_unreachable(const struct reflector *);
 static void complete_barrier_parts(struct reflector *);
 
 /* Small helpers. */
@@ -695,6 +698,7 @@ schedule_retry(struct reflector *r, int retry_after)
         delay = NP_MAX(delay, NP_MIN(retry_after, 300) * 1000);
     }
     r->backoff_ms = NP_MIN(r->backoff_ms * 2, BACKOFF_MAX_MS);
+    r->n_failures++;
 
     r->state = S_BACKOFF;
     free(r->continue_token);
@@ -703,14 +707,29 @@ schedule_retry(struct reflector *r, int retry_after)
     evtimer_add(r->retry_timer, &tv);
     VLOG_DBG("%s: retrying in %d ms", r->def->plural, delay);
 
-    /* Not connected: barriers need not wait for this resource. */
-    complete_barrier_parts(r);
+    if (reflector_unreachable(r)) {
+        /* Barriers need not wait for this resource. */
+        complete_barrier_parts(r);
+    }
+}
+
+/* True if 'r' has failed again since it last made progress: the API
+ * server is down or keeps failing, so a barrier waiting for this resource
+ * could wait for as long.  After one failure (a watch cut, a stalled
+ * stream) the retry comes within BACKOFF_MIN_MS and usually resumes where
+ * the watch was: barriers wait for it, or wait-sync could answer before a
+ * change made before it (one that the cut watch had not delivered). */
+static bool
+reflector_unreachable(const struct reflector *r)
+{
+    return r->state == S_BACKOFF && r->n_failures >= 2;
 }
 
 static void
 backoff_reset(struct reflector *r)
 {
     r->backoff_ms = BACKOFF_MIN_MS;
+    r->n_failures = 0;
 }
 
 /* Lists. */
@@ -1225,7 +1244,7 @@ k8s_source_barrier(struct k8s_source *src, void (*cb)(void *aux),
 
         part->barrier = b;
         part->id = i;
-        if (r->state == S_BACKOFF) {
+        if (reflector_unreachable(r)) {
             part->done = true;
         } else {
             char *path = np_xasprintf("%s?limit=1", r->def->path);
