@@ -173,6 +173,15 @@ collect_object(struct np_object *obj, void *file_)
     free(obj);
 }
 
+/* Threads for the items of a big manifest: one per CPU, within the
+ * parser's limit. */
+static int
+parse_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MANIFEST_MAX_THREADS ? MANIFEST_MAX_THREADS : n;
+}
+
 bool
 manifest_file_load(const char *path, struct manifest_file *file,
                    struct np_problems *problems)
@@ -190,8 +199,8 @@ manifest_file_load(const char *path, struct manifest_file *file,
         return false;
     }
 
-    file->ok = manifest_parse(buf, size, path, collect_object, file,
-                              problems);
+    file->ok = manifest_parse_threads(buf, size, path, collect_object, file,
+                                      problems, parse_threads());
     free(buf);
     if (!file->ok) {
         /* Never half of a file: drop what was read before the error. */

@@ -23,7 +23,8 @@
  * Memory is bounded by the largest object, not by the buffer.  For JSON we
  * walk the punctuation of each top-level object ourselves: every value but
  * "items" goes to jansson whole (json_loadb() on exactly its bytes); if the
- * object turns out to be a list, its items go to jansson one at a time,
+ * object turns out to be a list, its items go to jansson one at a time
+ * (or, with threads, a bounded window at a time: "Items of big lists"),
  * otherwise "items" is loaded like any other value.  The walk also measures
  * each value's nesting and size before jansson builds it, so limits are
  * checked before anything is allocated.  YAML goes through yaml.c's reader,
@@ -32,6 +33,7 @@
 #include <config.h>
 #include "ovs-netpol/manifest.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,6 +50,7 @@ struct manifest_ctx {
     manifest_object_cb *cb;
     void *aux;
     struct np_problems *problems;
+    int n_threads;              /* For the items of big JSON lists. */
 };
 
 /* The extent of one JSON value in the buffer, as the scanner finds it. */
@@ -67,6 +70,14 @@ manifest_parse(const char *buf, size_t size, const char *source,
                manifest_object_cb *cb, void *aux,
                struct np_problems *problems)
 {
+    return manifest_parse_threads(buf, size, source, cb, aux, problems, 1);
+}
+
+bool
+manifest_parse_threads(const char *buf, size_t size, const char *source,
+                       manifest_object_cb *cb, void *aux,
+                       struct np_problems *problems, int n_threads)
+{
     struct manifest_ctx ctx = {
         .buf = buf,
         .size = size,
@@ -74,6 +85,7 @@ manifest_parse(const char *buf, size_t size, const char *source,
         .cb = cb,
         .aux = aux,
         .problems = problems,
+        .n_threads = NP_MAX(1, NP_MIN(n_threads, MANIFEST_MAX_THREADS)),
     };
 
     if (size > MANIFEST_MAX_SIZE) {
@@ -416,53 +428,254 @@ load_json_value(struct manifest_ctx *ctx, const struct json_extent *extent)
     return value;
 }
 
-/* Reads the JSON list at '*posp' (a '[') one item at a time, handling each
- * as an item of a list of 'list_kind' (NULL for a bare JSON array) at
- * 'depth' levels of nesting.  Advances '*posp' past the list. */
+/* Items of big lists, on several threads.
+ *
+ * Loading an item with jansson and validating it are most of the time a
+ * big manifest takes (a 100,000-pod cluster is about 50 MB of JSON), and
+ * the items of a list are independent.  So the calling thread scans a
+ * window of items (finding their extents is cheap), threads load and
+ * validate them, each into its own results, and the calling thread passes
+ * the results on in item order: the objects, the problems and their order
+ * are those of a read one item at a time, and memory stays bounded by the
+ * window. */
+
+#define ITEMS_WINDOW 4096               /* Items scanned ahead, at most. */
+#define ITEMS_PARALLEL_MIN 256          /* Fewer in a window: no threads. */
+#define ITEMS_BATCH 32                  /* Items a thread takes at a time. */
+
+/* One item of a window, and what came of it. */
+struct item_job {
+    struct json_extent extent;
+    bool loaded;                /* Valid JSON (else its problem says why). */
+    struct np_object **objects; /* What it held, in order. */
+    size_t n_objects, allocated_objects;
+    struct np_problems problems;
+};
+
+struct items_window {
+    const struct manifest_ctx *ctx;
+    const char *list_kind;      /* NULL for a bare JSON array. */
+    const char *item_kind;
+    const char *api_version;
+    size_t first_index;         /* Index in the list of 'jobs[0]'. */
+    struct item_job jobs[ITEMS_WINDOW];
+    size_t n_jobs;
+
+    pthread_mutex_t mutex;
+    size_t next_job;            /* The next job to take, under 'mutex'. */
+};
+
+static void
+collect_job_object(struct np_object *obj, void *job_)
+{
+    struct item_job *job = job_;
+
+    job->objects = np_x2nrealloc(job->objects, &job->allocated_objects,
+                                 job->n_objects + 1, sizeof *job->objects);
+    job->objects[job->n_objects++] = obj;
+}
+
+/* Loads and handles job 'i' of 'w', with 'path' (the list's path) as
+ * scratch. */
+static void
+run_item_job(struct items_window *w, size_t i, struct ds *path)
+{
+    struct item_job *job = &w->jobs[i];
+    struct manifest_ctx ctx = *w->ctx;
+
+    ctx.cb = collect_job_object;
+    ctx.aux = job;
+    ctx.problems = &job->problems;
+
+    json_t *item = load_json_value(&ctx, &job->extent);
+    job->loaded = item != NULL;
+    if (item) {
+        handle_item(&ctx, item, w->first_index + i, w->item_kind,
+                    w->api_version, w->list_kind, path);
+        json_decref(item);
+    }
+}
+
+/* Takes jobs of 'w' until there are none left. */
+static void *
+items_worker(void *w_)
+{
+    struct items_window *w = w_;
+    struct ds path = DS_EMPTY_INITIALIZER;
+
+    if (w->list_kind) {
+        ds_put_cstr(&path, "items");
+    }
+    for (;;) {
+        pthread_mutex_lock(&w->mutex);
+        size_t start = w->next_job;
+        size_t end = NP_MIN(start + ITEMS_BATCH, w->n_jobs);
+        w->next_job = end;
+        pthread_mutex_unlock(&w->mutex);
+
+        if (start >= end) {
+            break;
+        }
+        for (size_t i = start; i < end; i++) {
+            run_item_job(w, i, &path);
+        }
+    }
+    ds_destroy(&path);
+    return NULL;
+}
+
+/* Runs every job of 'w', on several threads if it is worth it. */
+static void
+run_items_window(struct items_window *w)
+{
+    pthread_t threads[MANIFEST_MAX_THREADS];
+    int n_started = 0;
+
+    w->next_job = 0;
+    if (w->ctx->n_threads > 1 && w->n_jobs >= ITEMS_PARALLEL_MIN) {
+        /* jansson seeds its hash function on first use; do it here, not
+         * racing in the threads. */
+        json_object_seed(0);
+        for (int i = 1; i < w->ctx->n_threads; i++) {
+            if (pthread_create(&threads[n_started], NULL, items_worker, w)) {
+                break;          /* Fewer threads, same result. */
+            }
+            n_started++;
+        }
+    }
+    items_worker(w);
+    for (int i = 0; i < n_started; i++) {
+        pthread_join(threads[i], NULL);
+    }
+}
+
+/* Passes on the results of the jobs of 'w', in order, to 'ctx', and clears
+ * them.  Stops at the first item that was not valid JSON, as a sequential
+ * read does: its problem is passed on, the later items are dropped.
+ * Returns false if there was such an item. */
+static bool
+emit_items_window(struct manifest_ctx *ctx, struct items_window *w)
+{
+    bool ok = true;
+
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        struct item_job *job = &w->jobs[i];
+
+        if (ok) {
+            for (size_t j = 0; j < job->problems.n; j++) {
+                const struct np_problem *p = &job->problems.items[j];
+                np_problems_add(ctx->problems, p->source, p->object,
+                                p->path, "%s", p->message);
+            }
+        }
+        for (size_t j = 0; j < job->n_objects; j++) {
+            if (ok) {
+                ctx->cb(job->objects[j], ctx->aux);
+            } else {
+                np_object_destroy(job->objects[j]);
+                free(job->objects[j]);
+            }
+        }
+        ok = ok && job->loaded;
+
+        free(job->objects);
+        np_problems_destroy(&job->problems);
+        memset(job, 0, sizeof *job);
+    }
+    w->n_jobs = 0;
+    return ok;
+}
+
+/* Scans the items of the list at '*posp' (after its '[' and any items
+ * before) into the empty window 'w', up to ITEMS_WINDOW of them, recording
+ * problems in 'problems'.  Advances '*posp' past them.  Sets '*more' if
+ * the list goes on.  Returns false on a syntax error. */
+static bool
+scan_items_window(const struct manifest_ctx *ctx, size_t *posp, int depth,
+                  struct items_window *w, bool *more,
+                  struct np_problems *problems)
+{
+    struct manifest_ctx scan_ctx = *ctx;
+    size_t pos = *posp;
+
+    scan_ctx.problems = problems;
+    *more = false;
+    while (w->n_jobs < ITEMS_WINDOW) {
+        struct item_job *job = &w->jobs[w->n_jobs];
+
+        if (!scan_json_value(&scan_ctx, pos, depth,
+                             MANIFEST_MAX_OBJECT_NODES, &job->extent)) {
+            *posp = pos;
+            return false;
+        }
+        np_problems_init(&job->problems);
+        w->n_jobs++;
+
+        pos = skip_space(ctx, job->extent.end);
+        if (pos < ctx->size && ctx->buf[pos] == ',') {
+            pos++;
+        } else if (pos < ctx->size && ctx->buf[pos] == ']') {
+            *posp = pos + 1;
+            return true;
+        } else {
+            *posp = pos;
+            return json_error(&scan_ctx, pos, "expected ',' or ']'");
+        }
+    }
+    *posp = pos;
+    *more = true;
+    return true;
+}
+
+/* Reads the JSON list at '*posp' (a '['), handling each item as an item of
+ * a list of 'list_kind' (NULL for a bare JSON array) at 'depth' levels of
+ * nesting.  Advances '*posp' past the list. */
 static bool
 parse_json_items(struct manifest_ctx *ctx, size_t *posp, int depth,
                  const char *list_kind, const char *api_version)
 {
-    struct ds path = DS_EMPTY_INITIALIZER;
-    char *item_kind = list_kind ? object_list_item_kind(list_kind) : NULL;
     size_t pos = skip_space(ctx, *posp + 1);
-    bool ok = true;
 
-    if (list_kind) {
-        ds_put_cstr(&path, "items");
-    }
     if (pos < ctx->size && ctx->buf[pos] == ']') {
-        pos++;
-    } else {
-        for (size_t index = 0; ; index++) {
-            struct json_extent extent;
-            json_t *item;
-
-            ok = scan_json_value(ctx, pos, depth,
-                                 MANIFEST_MAX_OBJECT_NODES, &extent);
-            item = ok ? load_json_value(ctx, &extent) : NULL;
-            if (!item) {
-                ok = false;
-                break;
-            }
-            handle_item(ctx, item, index, item_kind, api_version, list_kind,
-                        &path);
-            json_decref(item);
-
-            pos = skip_space(ctx, extent.end);
-            if (pos < ctx->size && ctx->buf[pos] == ',') {
-                pos++;
-            } else if (pos < ctx->size && ctx->buf[pos] == ']') {
-                pos++;
-                break;
-            } else {
-                ok = json_error(ctx, pos, "expected ',' or ']'");
-                break;
-            }
-        }
+        *posp = pos + 1;
+        return true;
     }
+
+    struct items_window *w = np_xzalloc(sizeof *w);
+    char *item_kind = list_kind ? object_list_item_kind(list_kind) : NULL;
+    bool ok, more;
+
+    w->ctx = ctx;
+    w->list_kind = list_kind;
+    w->item_kind = item_kind;
+    w->api_version = api_version;
+    pthread_mutex_init(&w->mutex, NULL);
+    do {
+        /* A syntax error found by the scan comes after the problems of
+         * the items before it, and not at all after an item that jansson
+         * refuses (a sequential read would have stopped there). */
+        struct np_problems scan_problems;
+        np_problems_init(&scan_problems);
+
+        ok = scan_items_window(ctx, &pos, depth, w, &more, &scan_problems);
+        size_t n_jobs = w->n_jobs;
+        run_items_window(w);
+        if (emit_items_window(ctx, w)) {
+            for (size_t i = 0; i < scan_problems.n; i++) {
+                const struct np_problem *p = &scan_problems.items[i];
+                np_problems_add(ctx->problems, p->source, p->object,
+                                p->path, "%s", p->message);
+            }
+        } else {
+            ok = false;
+        }
+        np_problems_destroy(&scan_problems);
+        w->first_index += n_jobs;
+    } while (ok && more);
+
+    pthread_mutex_destroy(&w->mutex);
     free(item_kind);
-    ds_destroy(&path);
+    free(w);
     *posp = pos;
     return ok;
 }

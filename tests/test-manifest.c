@@ -1916,6 +1916,131 @@ START_TEST(test_stream_yaml)
 }
 END_TEST
 
+/* Threads: the same objects and problems, in the same order. */
+
+/* A "kind: List" of 'n' items, most of them valid pods and policies, some
+ * invalid objects, non-objects and nested lists; 'broken' is put in place
+ * of item 'broken_at' (if 'broken'). */
+static void
+put_mixed_list(struct ds *s, int n, int broken_at, const char *broken)
+{
+    ds_put_cstr(s, "{\"kind\": \"List\", \"apiVersion\": \"v1\", "
+                "\"items\": [\n");
+    for (int i = 0; i < n; i++) {
+        if (i) {
+            ds_put_cstr(s, ",\n");
+        }
+        if (broken && i == broken_at) {
+            ds_put_cstr(s, broken);
+        } else if (i % 97 == 5) {
+            ds_put_format(s, "{\"kind\": \"NetworkPolicy\", \"apiVersion\": "
+                          "\"networking.k8s.io/v1\", \"metadata\": {\"name\":"
+                          " \"bad-%d\", \"namespace\": \"x\"}, \"spec\": "
+                          "{\"podSelector\": {}, \"ingress\": [{\"from\": "
+                          "[{\"ipBlock\": {\"cidr\": \"10.0.0.%d/33\"}}]}]}}",
+                          i, i % 256);
+        } else if (i % 101 == 7) {
+            ds_put_format(s, "%d", i);
+        } else if (i % 211 == 9) {
+            ds_put_format(s, "{\"kind\": \"NamespaceList\", \"items\": "
+                          "[{\"metadata\": {\"name\": \"ns-%d\", \"labels\":"
+                          " {\"n\": \"%d\"}}}]}", i, i);
+        } else if (i % 7 == 3) {
+            ds_put_format(s, "{\"kind\": \"NetworkPolicy\", \"apiVersion\": "
+                          "\"networking.k8s.io/v1\", \"metadata\": {\"name\":"
+                          " \"p-%d\", \"namespace\": \"ns-%d\"}, \"spec\": "
+                          "{\"podSelector\": {\"matchLabels\": {\"app\": "
+                          "\"a%d\"}}, \"ingress\": [{\"ports\": [{\"port\": "
+                          "%d}]}]}}", i, i % 50, i % 13, 1 + i % 65535);
+        } else {
+            struct ds pod = DS_EMPTY_INITIALIZER;
+            put_pod(&pod, i, false);
+            ds_put_format(s, "{\"kind\": \"Pod\", \"apiVersion\": \"v1\", %s",
+                          ds_cstr(&pod) + (i ? 2 : 1));
+            ds_destroy(&pod);
+        }
+    }
+    ds_put_cstr(s, "]}\n");
+}
+
+static bool
+objects_equal(const struct np_object *a, const struct np_object *b)
+{
+    if (a->kind != b->kind) {
+        return false;
+    }
+    switch (a->kind) {
+    case NP_KIND_NAMESPACE:
+        return (!strcmp(a->ns->name, b->ns->name)
+                && labels_equal(&a->ns->labels, &b->ns->labels));
+    case NP_KIND_POD:
+        return np_pod_equal(a->pod, b->pod);
+    case NP_KIND_POLICY:
+        return np_policy_equal(a->policy, b->policy);
+    }
+    return false;
+}
+
+/* Parses 'text' with 1 thread and with 'n_threads', and checks that both
+ * give the same; returns how many objects they gave. */
+static size_t
+check_threads_same(const char *text, int n_threads, bool want_ok)
+{
+    struct result one, many;
+
+    parse(text, &one);
+    memset(&many, 0, sizeof many);
+    np_problems_init(&many.problems);
+    many.ok = manifest_parse_threads(text, strlen(text), NULL, collect,
+                                     &many, &many.problems, n_threads);
+
+    ck_assert_int_eq(one.ok, want_ok);
+    ck_assert_int_eq(many.ok, one.ok);
+    char *one_text = problems_text(&one.problems);
+    char *many_text = problems_text(&many.problems);
+    ck_assert_str_eq(many_text, one_text);
+    free(one_text);
+    free(many_text);
+    ck_assert_uint_eq(many.n, one.n);
+    for (size_t i = 0; i < one.n; i++) {
+        ck_assert_msg(objects_equal(&one.objs[i], &many.objs[i]),
+                      "object %zu differs", i);
+    }
+
+    size_t n = one.n;
+    result_destroy(&one);
+    result_destroy(&many);
+    return n;
+}
+
+START_TEST(test_threads_same_result)
+{
+    /* Three windows of items and then some. */
+    int n = 3 * 4096 + 100;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    put_mixed_list(&s, n, -1, NULL);
+    size_t n_objects = check_threads_same(ds_cstr(&s), 4, true);
+    ck_assert_uint_gt(n_objects, n * 9 / 10);
+
+    /* Not valid JSON for jansson, in the second window: everything before
+     * it, nothing after. */
+    ds_clear(&s);
+    put_mixed_list(&s, n, 5000, "{\"kind\": tru}");
+    size_t n_before = check_threads_same(ds_cstr(&s), 3, false);
+    ck_assert_uint_lt(n_before, 5000);
+    ck_assert_uint_gt(n_before, 4000);
+
+    /* A syntax error that the scan finds (no comma), in the third
+     * window. */
+    ds_clear(&s);
+    put_mixed_list(&s, n, 9000, "{} {}");
+    check_threads_same(ds_cstr(&s), 2, false);
+
+    ds_destroy(&s);
+}
+END_TEST
+
 static Suite *
 manifest_suite(void)
 {
@@ -1975,6 +2100,7 @@ manifest_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_stream_json);
     tcase_add_test(tc, test_stream_yaml);
+    tcase_add_test(tc, test_threads_same_result);
     suite_add_tcase(s, tc);
 
     return s;

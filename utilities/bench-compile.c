@@ -54,6 +54,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <openvswitch/dynamic-string.h>
 #include "ovs-netpol/cidr.h"
 #include "ovs-netpol/cluster.h"
@@ -234,7 +235,9 @@ usage(void)
            "syntax)\n"
            "  --events N       then N events of each kind through the "
            "incremental engine\n"
-           "  --seed S         which events (default 1)\n");
+           "  --seed S         which events (default 1)\n"
+           "  --parse-threads N  threads for big manifests (default: one\n"
+           "                   per CPU, as the agent)\n");
 }
 
 int
@@ -242,6 +245,7 @@ main(int argc, char *argv[])
 {
     const char *node = NULL, *ports = NULL, *flows_file = NULL;
     int repeat = 1, events = 0;
+    long parse_threads = sysconf(_SC_NPROCESSORS_ONLN);
     uint32_t seed = 1;
     static const struct option long_options[] = {
         {"node", required_argument, NULL, 'n'},
@@ -250,6 +254,7 @@ main(int argc, char *argv[])
         {"flows", required_argument, NULL, 'f'},
         {"events", required_argument, NULL, 'e'},
         {"seed", required_argument, NULL, 's'},
+        {"parse-threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -266,6 +271,7 @@ main(int argc, char *argv[])
         case 'f': flows_file = optarg; break;
         case 'e': events = atoi(optarg); break;
         case 's': seed = strtoul(optarg, NULL, 10); break;
+        case 't': parse_threads = atoi(optarg); break;
         case 'h': usage(); return 0;
         default: return 2;
         }
@@ -286,8 +292,8 @@ main(int argc, char *argv[])
     for (int i = optind; i < argc; i++) {
         size_t size;
         char *buf = read_whole_file(argv[i], &size);
-        if (!manifest_parse(buf, size, argv[i], add_object, &cluster,
-                            &problems)) {
+        if (!manifest_parse_threads(buf, size, argv[i], add_object, &cluster,
+                                    &problems, (int) parse_threads)) {
             fatal("%s: could not be parsed", argv[i]);
         }
         free(buf);

@@ -78,8 +78,9 @@
  * MANIFEST_MAX_SIZE bytes, nesting deeper than MANIFEST_MAX_DEPTH, one
  * object over MANIFEST_MAX_OBJECT_NODES values (which also bounds YAML alias
  * expansion, the "billion laughs"), more than MANIFEST_MAX_LABELS labels on
- * an object.  A large "kind: List" in JSON is read one item at a time, so
- * memory stays proportional to the largest item, not to the file.
+ * an object.  A large "kind: List" in JSON is read one item at a time (or
+ * a bounded window of items at a time, with threads), so memory stays
+ * proportional to the largest item, not to the file.
  *
  * Pure functions: no I/O (the caller reads files), no global state. */
 
@@ -169,6 +170,15 @@ typedef void manifest_object_cb(struct np_object *obj, void *aux);
 bool manifest_parse(const char *buf, size_t size, const char *source,
                     manifest_object_cb *cb, void *aux,
                     struct np_problems *);
+
+/* Like manifest_parse(), but loads and validates the items of a big JSON
+ * list on up to 'n_threads' threads (the calling thread included; at most
+ * MANIFEST_MAX_THREADS).  The objects, the problems and their order are
+ * exactly manifest_parse()'s, and 'cb' is called on the calling thread. */
+#define MANIFEST_MAX_THREADS 8
+bool manifest_parse_threads(const char *buf, size_t size, const char *source,
+                            manifest_object_cb *cb, void *aux,
+                            struct np_problems *, int n_threads);
 
 /* Converts YAML to JSON values: one jansson value per YAML document, stored
  * in the malloc'd array '*docs' ('*n_docs' entries; the caller decrefs each
