@@ -38,7 +38,8 @@
 VLOG_DEFINE_THIS_MODULE(manifest_watch);
 
 #define DEBOUNCE_MSEC 50
-#define MAX_DEBOUNCE_MSEC 500   /* Constant writes never delay a rescan more. */
+#define MAX_DEBOUNCE_MSEC 500   /* Constant writes never delay a rescan
+                                 * more. */
 #define RESCAN_INTERVAL_MSEC 5000
 #define MAX_UNSTABLE_READS 3
 

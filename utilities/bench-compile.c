@@ -26,8 +26,9 @@
  * conjunction IDs, 'N' times (default 1), each from scratch; the figures
  * are the median and the fastest, in wall-clock time, and the median in
  * CPU time (which other processes on a busy machine hardly inflate).  Peak
- * RSS is getrusage()'s ru_maxrss, the high-water mark of the whole process (parsed cluster included), also
- * sampled after parsing so the compile's own share shows.
+ * RSS is getrusage()'s ru_maxrss, the high-water mark of the whole process
+ * (parsed cluster included), also sampled after parsing so the compile's
+ * own share shows.
  *
  * The local pods are those of --ports FILE, in the format of
  * `ovs-netpol-gencluster.py --emit-local-ports` ("NS/NAME OFPORT IPS MAC",
@@ -362,7 +363,8 @@ main(int argc, char *argv[])
            "policies=%zu policies_local=%zu pods=%zu namespaces=%zu "
            "problems=%zu rss_parse_kb=%ld peak_rss_kb=%ld\n",
            parse_usec / 1e3, parse_cpu_usec / 1e3, usec[repeat / 2] / 1e3,
-           usec[0] / 1e3, cpu[repeat / 2] / 1e3, repeat, stats.n_flows, stats.n_conjunctions, stats.n_bands,
+           usec[0] / 1e3, cpu[repeat / 2] / 1e3, repeat, stats.n_flows,
+           stats.n_conjunctions, stats.n_bands,
            stats.n_local_pods, stats.n_policies, stats.n_policies_local,
            hmap_count(&cluster.pods), hmap_count(&cluster.namespaces),
            parse_problems + problems.n, rss_parse, rss_peak);

@@ -102,7 +102,8 @@ fuzz_pick(struct fuzz_bytes *in, const char *const *choices, size_t n)
 {
     return choices[fuzz_range(in, n)];
 }
-#define FUZZ_PICK(IN, ARRAY) fuzz_pick(IN, ARRAY, sizeof (ARRAY) / sizeof *(ARRAY))
+#define FUZZ_PICK(IN, ARRAY) \
+    fuzz_pick(IN, ARRAY, sizeof (ARRAY) / sizeof *(ARRAY))
 
 /* Takes up to 'max' bytes as a string: a length byte, then the bytes,
  * with NULs turned into 'x'.  The caller frees the result. */
