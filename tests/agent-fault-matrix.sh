@@ -87,38 +87,9 @@ write_cluster() {
     } | write_file "$M/cluster.yaml"
 }
 
-policy_text() { # v1|v2
-    local extra=''
-    if [ "$1" = v2 ]; then
-        extra='
-  - from: [{podSelector: {matchLabels: {app: c}}}]
-    ports: [{protocol: TCP, port: 80}]'
-    fi
-    cat <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: b-ingress, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: b}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {app: a}}}]
-    ports: [{protocol: TCP, port: 80}, {protocol: TCP, port: 8080}]$extra
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: a-egress, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: a}}
-  policyTypes: [Egress]
-  egress:
-  - to: [{podSelector: {matchLabels: {app: b}}}]
-    ports: [{protocol: TCP, port: 80}, {protocol: TCP, port: 8080}]
-EOF
-}
 
 write_policy() { # v1|v2
-    policy_text "$1" | write_file "$M/policy.yaml"
+    yaml_ab_policies "$1" | write_file "$M/policy.yaml"
 }
 
 # Adds FILE to the manifests (renamed into place).
@@ -789,8 +760,8 @@ printf '# 3 pods in %s ms\n' "$(ms_since "$t0")"
 mkdir -p "$M"
 write_cluster
 write_policy v1
-policy_text v1 >"$T/p.v1"
-policy_text v2 >"$T/p.v2"
+yaml_ab_policies v1 >"$T/p.v1"
+yaml_ab_policies v2 >"$T/p.v2"
 gen_policies 2000 mid $MID_PORT b c >"$T/mid.yaml"
 gen_policies 10000 big $BIG_PORT b c >"$T/big.yaml"
 policy=v1 verdicts=("${V1[@]}")

@@ -51,33 +51,7 @@ write_cluster() { # DIR
 
 # Policy v1 (see the header); v2 also lets c reach b on TCP 80.
 write_policy() { # DIR v1|v2
-    local extra=''
-    if [ "$2" = v2 ]; then
-        extra='
-  - from: [{podSelector: {matchLabels: {app: c}}}]
-    ports: [{protocol: TCP, port: 80}]'
-    fi
-    write_file "$1/policy.yaml" <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: b-ingress, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: b}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {app: a}}}]
-    ports: [{protocol: TCP, port: 80}, {protocol: TCP, port: 8080}]$extra
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: a-egress, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: a}}
-  policyTypes: [Egress]
-  egress:
-  - to: [{podSelector: {matchLabels: {app: b}}}]
-    ports: [{protocol: TCP, port: 80}, {protocol: TCP, port: 8080}]
-EOF
+    yaml_ab_policies "$2" | write_file "$1/policy.yaml"
 }
 
 # The verdicts of policy v1, and of v2.

@@ -355,12 +355,46 @@ yaml_pod() {
     printf 'status: {phase: Running, podIPs: [{ip: %s}]}\n' "$3"
 }
 
+# yaml_ab_policies v1|v2: the policies of the fault tests, for pods a, b
+# and c of namespace x labelled app=a/b/c.  v1: b accepts TCP 80 and 8080
+# from a only; a may send only to b on TCP 80 and 8080.  v2 also lets c
+# reach b on TCP 80.
+yaml_ab_policies() { # v1|v2
+    local extra=''
+    if [ "$1" = v2 ]; then
+        extra='
+  - from: [{podSelector: {matchLabels: {app: c}}}]
+    ports: [{protocol: TCP, port: 80}]'
+    fi
+    cat <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b-ingress, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: b}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: a}}}]
+    ports: [{protocol: TCP, port: 80}, {protocol: TCP, port: 8080}]$extra
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a-egress, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{podSelector: {matchLabels: {app: b}}}]
+    ports: [{protocol: TCP, port: 80}, {protocol: TCP, port: 8080}]
+EOF
+}
+
 # --- the agent -----------------------------------------------------------
 
 # agent_start NAME [OPTIONS...]: starts an agent as a child of this shell,
 # as a supervisor would (so that this shell reaps it when it dies), with
 # pidfile $T/NAME.pid and log $T/NAME.log plus the given options, and waits
-# (5 s) until its control socket ($CTL_CONTROL or the default) answers.
+# (20 s) until its control socket ($CTL_CONTROL or the default) answers.
 # Sets $agent_pid.  tests/agent-daemon.sh covers --detach.
 agent_start() {
     local name=$1
