@@ -229,11 +229,7 @@ agent_get_problems(const struct agent *agent, struct np_problems *problems)
     if (agent->engine) {
         engine_get_problems(agent->engine, problems);
     } else {
-        for (size_t i = 0; i < agent->first_problems.n; i++) {
-            const struct np_problem *p = &agent->first_problems.items[i];
-            np_problems_add(problems, p->source, p->object, p->path, "%s",
-                            p->message);
-        }
+        np_problems_append(problems, &agent->first_problems);
     }
 }
 

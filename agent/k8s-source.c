@@ -1295,29 +1295,6 @@ notify_cb(evutil_socket_t fd, short events, void *src_)
 
 /* Applying. */
 
-static bool
-object_equals_cluster(const struct cluster *cluster,
-                      const struct np_object *obj)
-{
-    const struct np_namespace *ns;
-    const struct np_pod *pod;
-    const struct np_policy *policy;
-
-    switch (obj->kind) {
-    case NP_KIND_NAMESPACE:
-        ns = cluster_find_namespace(cluster, obj->ns->name);
-        return ns && labels_equal(&ns->labels, &obj->ns->labels);
-    case NP_KIND_POD:
-        pod = cluster_find_pod(cluster, obj->pod->namespace, obj->pod->name);
-        return pod && np_pod_equal(pod, obj->pod);
-    case NP_KIND_POLICY:
-        policy = cluster_find_policy(cluster, obj->policy->namespace,
-                                     obj->policy->name);
-        return policy && np_policy_equal(policy, obj->policy);
-    }
-    return false;
-}
-
 /* Applies one pending change; returns true if the cluster changed. */
 static bool
 apply_change(struct cluster *cluster, enum np_kind kind,
@@ -1325,7 +1302,7 @@ apply_change(struct cluster *cluster, enum np_kind kind,
 {
     if (pc->deleted) {
         return cluster_delete_object(cluster, kind, pc->ns, pc->name);
-    } else if (object_equals_cluster(cluster, &pc->obj)) {
+    } else if (cluster_holds_object(cluster, &pc->obj)) {
         return false;
     }
     cluster_set_object(cluster, &pc->obj);

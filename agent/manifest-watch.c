@@ -574,29 +574,6 @@ merge_files(const struct manifest_watch *mw, struct hmap *merged)
     free(files);
 }
 
-static bool
-object_equals_cluster(const struct cluster *cluster,
-                      const struct np_object *obj)
-{
-    const struct np_namespace *ns;
-    const struct np_pod *pod;
-    const struct np_policy *policy;
-
-    switch (obj->kind) {
-    case NP_KIND_NAMESPACE:
-        ns = cluster_find_namespace(cluster, obj->ns->name);
-        return ns && labels_equal(&ns->labels, &obj->ns->labels);
-    case NP_KIND_POD:
-        pod = cluster_find_pod(cluster, obj->pod->namespace, obj->pod->name);
-        return pod && np_pod_equal(pod, obj->pod);
-    case NP_KIND_POLICY:
-        policy = cluster_find_policy(cluster, obj->policy->namespace,
-                                     obj->policy->name);
-        return policy && np_policy_equal(policy, obj->policy);
-    }
-    return false;
-}
-
 /* Calls 'changed' for the object of 'kind' 'ns'/'name'. */
 struct change_cb {
     void (*cb)(enum np_kind, const char *ns, const char *name, void *aux);
@@ -664,7 +641,7 @@ manifest_watch_apply(struct manifest_watch *mw, struct cluster *cluster,
     /* Additions and changes. */
     struct merged_object *mo;
     HMAP_FOR_EACH_POP (mo, node, &merged) {
-        if (!object_equals_cluster(cluster, mo->obj)) {
+        if (!cluster_holds_object(cluster, mo->obj)) {
             struct np_object copy = clone_object(mo->obj);
             cluster_set_object(cluster, &copy);
             notify(&cb, mo->obj->kind, np_object_namespace(mo->obj),

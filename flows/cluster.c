@@ -193,6 +193,26 @@ cluster_find_port(const struct cluster *c, uint32_t ofport)
     return NULL;
 }
 
+bool
+cluster_holds_object(const struct cluster *c, const struct np_object *obj)
+{
+    struct np_object held = { .kind = obj->kind };
+
+    switch (obj->kind) {
+    case NP_KIND_NAMESPACE:
+        held.ns = cluster_find_namespace(c, obj->ns->name);
+        return held.ns && np_object_equal(&held, obj);
+    case NP_KIND_POD:
+        held.pod = cluster_find_pod(c, obj->pod->namespace, obj->pod->name);
+        return held.pod && np_object_equal(&held, obj);
+    case NP_KIND_POLICY:
+        held.policy = cluster_find_policy(c, obj->policy->namespace,
+                                          obj->policy->name);
+        return held.policy && np_object_equal(&held, obj);
+    }
+    return false;
+}
+
 struct local_port *
 cluster_find_pod_port(const struct cluster *c, const char *ns,
                       const char *name)

@@ -562,11 +562,7 @@ emit_items_window(struct manifest_ctx *ctx, struct items_window *w)
         struct item_job *job = &w->jobs[i];
 
         if (ok) {
-            for (size_t j = 0; j < job->problems.n; j++) {
-                const struct np_problem *p = &job->problems.items[j];
-                np_problems_add(ctx->problems, p->source, p->object,
-                                p->path, "%s", p->message);
-            }
+            np_problems_append(ctx->problems, &job->problems);
         }
         for (size_t j = 0; j < job->n_objects; j++) {
             if (ok) {
@@ -661,11 +657,7 @@ parse_json_items(struct manifest_ctx *ctx, size_t *posp, int depth,
         size_t n_jobs = w->n_jobs;
         run_items_window(w);
         if (emit_items_window(ctx, w)) {
-            for (size_t i = 0; i < scan_problems.n; i++) {
-                const struct np_problem *p = &scan_problems.items[i];
-                np_problems_add(ctx->problems, p->source, p->object,
-                                p->path, "%s", p->message);
-            }
+            np_problems_append(ctx->problems, &scan_problems);
         } else {
             ok = false;
         }

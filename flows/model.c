@@ -329,6 +329,32 @@ np_pod_clone(const struct np_pod *src)
 }
 
 bool
+np_namespace_equal(const struct np_namespace *a,
+                   const struct np_namespace *b)
+{
+    return (!strcmp(a->name, b->name)
+            && labels_equal(&a->labels, &b->labels)
+            && a->log_allowed == b->log_allowed);
+}
+
+bool
+np_object_equal(const struct np_object *a, const struct np_object *b)
+{
+    if (a->kind != b->kind) {
+        return false;
+    }
+    switch (a->kind) {
+    case NP_KIND_NAMESPACE:
+        return np_namespace_equal(a->ns, b->ns);
+    case NP_KIND_POD:
+        return np_pod_equal(a->pod, b->pod);
+    case NP_KIND_POLICY:
+        return np_policy_equal(a->policy, b->policy);
+    }
+    return false;
+}
+
+bool
 np_pod_equal(const struct np_pod *a, const struct np_pod *b)
 {
     if (strcmp(a->namespace, b->namespace) || strcmp(a->name, b->name)

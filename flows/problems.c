@@ -85,6 +85,16 @@ np_problems_add(struct np_problems *problems, const char *source,
 }
 
 void
+np_problems_append(struct np_problems *dst, const struct np_problems *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        const struct np_problem *p = &src->items[i];
+        np_problems_add(dst, p->source, p->object, p->path, "%s",
+                        p->message);
+    }
+}
+
+void
 np_problem_format(const struct np_problem *problem, struct ds *s)
 {
     const char *parts[] = {

@@ -41,6 +41,7 @@
 #include "flows/object-parse.h"
 #include "flows/selector.h"
 #include "ovs-netpol/cidr.h"
+#include "ovs-netpol/cluster.h"
 #include "ovs-netpol/manifest.h"
 #include "ovs-netpol/model.h"
 #include "ovs-netpol/util.h"
@@ -1916,6 +1917,46 @@ START_TEST(test_stream_yaml)
 }
 END_TEST
 
+/* np_object_equal() sees every field the agent acts on: a namespace that
+ * only gains the audit annotation is a change (the agents compare with it
+ * before applying an object). */
+START_TEST(test_object_equal)
+{
+    struct result plain, annotated, relabelled;
+
+    parse("{\"kind\": \"Namespace\", \"apiVersion\": \"v1\", \"metadata\": "
+          "{\"name\": \"x\", \"labels\": {\"a\": \"1\"}}}", &plain);
+    parse("{\"kind\": \"Namespace\", \"apiVersion\": \"v1\", \"metadata\": "
+          "{\"name\": \"x\", \"labels\": {\"a\": \"1\"}, \"annotations\": "
+          "{\"" NP_LOG_ALLOWED_ANNOTATION "\": \"true\"}}}", &annotated);
+    parse("{\"kind\": \"Namespace\", \"apiVersion\": \"v1\", \"metadata\": "
+          "{\"name\": \"x\", \"labels\": {\"a\": \"2\"}}}", &relabelled);
+    ck_assert_uint_eq(plain.n, 1);
+    ck_assert_uint_eq(annotated.n, 1);
+    ck_assert_uint_eq(relabelled.n, 1);
+
+    ck_assert(np_object_equal(&plain.objs[0], &plain.objs[0]));
+    ck_assert(!np_object_equal(&plain.objs[0], &annotated.objs[0]));
+    ck_assert(!np_object_equal(&plain.objs[0], &relabelled.objs[0]));
+
+    struct cluster cluster;
+    cluster_init(&cluster);
+    struct np_object copy = {
+        .kind = NP_KIND_NAMESPACE,
+        .ns = np_namespace_clone(plain.objs[0].ns),
+    };
+    cluster_set_object(&cluster, &copy);
+    ck_assert(cluster_holds_object(&cluster, &plain.objs[0]));
+    ck_assert(!cluster_holds_object(&cluster, &annotated.objs[0]));
+    ck_assert(!cluster_holds_object(&cluster, &relabelled.objs[0]));
+    cluster_destroy(&cluster);
+
+    result_destroy(&plain);
+    result_destroy(&annotated);
+    result_destroy(&relabelled);
+}
+END_TEST
+
 /* Threads: the same objects and problems, in the same order. */
 
 /* A "kind: List" of 'n' items, most of them valid pods and policies, some
@@ -1963,24 +2004,6 @@ put_mixed_list(struct ds *s, int n, int broken_at, const char *broken)
     ds_put_cstr(s, "]}\n");
 }
 
-static bool
-objects_equal(const struct np_object *a, const struct np_object *b)
-{
-    if (a->kind != b->kind) {
-        return false;
-    }
-    switch (a->kind) {
-    case NP_KIND_NAMESPACE:
-        return (!strcmp(a->ns->name, b->ns->name)
-                && labels_equal(&a->ns->labels, &b->ns->labels));
-    case NP_KIND_POD:
-        return np_pod_equal(a->pod, b->pod);
-    case NP_KIND_POLICY:
-        return np_policy_equal(a->policy, b->policy);
-    }
-    return false;
-}
-
 /* Parses 'text' with 1 thread and with 'n_threads', and checks that both
  * give the same; returns how many objects they gave. */
 static size_t
@@ -2003,7 +2026,7 @@ check_threads_same(const char *text, int n_threads, bool want_ok)
     free(many_text);
     ck_assert_uint_eq(many.n, one.n);
     for (size_t i = 0; i < one.n; i++) {
-        ck_assert_msg(objects_equal(&one.objs[i], &many.objs[i]),
+        ck_assert_msg(np_object_equal(&one.objs[i], &many.objs[i]),
                       "object %zu differs", i);
     }
 
@@ -2101,6 +2124,7 @@ manifest_suite(void)
     tcase_add_test(tc, test_stream_json);
     tcase_add_test(tc, test_stream_yaml);
     tcase_add_test(tc, test_threads_same_result);
+    tcase_add_test(tc, test_object_equal);
     suite_add_tcase(s, tc);
 
     return s;

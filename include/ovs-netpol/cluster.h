@@ -98,6 +98,10 @@ struct np_pod *cluster_find_pod(const struct cluster *, const char *ns,
 struct np_policy *cluster_find_policy(const struct cluster *, const char *ns,
                                       const char *name);
 struct local_port *cluster_find_port(const struct cluster *, uint32_t ofport);
+
+/* True if the cluster holds an object equal to 'obj' (same kind, namespace
+ * and name, and np_object_equal()). */
+bool cluster_holds_object(const struct cluster *, const struct np_object *);
 /* Returns the pod port that names pod 'ns'/'name' (the one with the lowest
  * OpenFlow port, if several do), or NULL. */
 struct local_port *cluster_find_pod_port(const struct cluster *,

@@ -129,6 +129,9 @@ void np_problems_clear(struct np_problems *);
 void np_problems_add(struct np_problems *, const char *source,
                      const char *object, const char *path,
                      const char *format, ...) NP_PRINTF_FORMAT(5, 6);
+/* Appends a copy of every problem of 'src' to 'dst'. */
+void np_problems_append(struct np_problems *dst,
+                        const struct np_problems *src);
 /* "source: object: path: message", leaving out empty parts. */
 void np_problem_format(const struct np_problem *, struct ds *);
 

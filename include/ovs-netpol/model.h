@@ -275,8 +275,11 @@ void selector_destroy(struct selector *);       /* Frees the contents. */
 void selector_clone(struct selector *dst, const struct selector *src);
 bool selector_equal(const struct selector *, const struct selector *);
 
+bool np_namespace_equal(const struct np_namespace *,
+                        const struct np_namespace *);
 bool np_policy_equal(const struct np_policy *, const struct np_policy *);
 bool np_pod_equal(const struct np_pod *, const struct np_pod *);
+bool np_object_equal(const struct np_object *, const struct np_object *);
 
 #ifdef __cplusplus
 }

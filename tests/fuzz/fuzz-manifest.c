@@ -140,7 +140,7 @@ compare_objects(const struct objects *got, const struct objects *expected,
     FUZZ_CHECK(got->n == expected->n, "manifest_parse() returns %zu "
                "objects, %s %zu", got->n, how, expected->n);
     for (size_t i = 0; i < got->n; i++) {
-        FUZZ_CHECK(fuzz_objects_equal(got->items[i], expected->items[i]),
+        FUZZ_CHECK(np_object_equal(got->items[i], expected->items[i]),
                    "object %zu (%s %s/%s) differs from %s", i,
                    np_kind_name(got->items[i]->kind),
                    np_object_namespace(got->items[i]),

@@ -221,24 +221,6 @@ fuzz_check_object(const struct np_object *obj)
     FUZZ_CHECK(np_object_namespace(obj), "no namespace");
 }
 
-static inline bool
-fuzz_objects_equal(const struct np_object *a, const struct np_object *b)
-{
-    if (a->kind != b->kind) {
-        return false;
-    }
-    switch (a->kind) {
-    case NP_KIND_NAMESPACE:
-        return (!strcmp(a->ns->name, b->ns->name)
-                && labels_equal(&a->ns->labels, &b->ns->labels));
-    case NP_KIND_POD:
-        return np_pod_equal(a->pod, b->pod);
-    case NP_KIND_POLICY:
-        return np_policy_equal(a->policy, b->policy);
-    }
-    return false;
-}
-
 /* np_object_identify() names every object np_object_from_json() accepts,
  * the same way. */
 static inline void
