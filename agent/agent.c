@@ -329,8 +329,8 @@ answer_waiters(struct agent *agent)
 
     LIST_FOR_EACH_SAFE (w, node, &agent->waiters) {
         if (!w->req) {
-            /* Already answered (timed out); kept until its OVSDB barrier,
-             * which points to it, has completed. */
+            /* Already answered (timed out); kept until its source
+             * barriers, which point to it, have completed. */
             if (!w->sources_pending) {
                 ovs_list_remove(&w->node);
                 free(w);
@@ -452,8 +452,8 @@ cmd_wait_sync(struct control_request *req, const json_t *args, void *agent_)
 
     /* Catch up with the sources first: a manifest written or a port added
      * just before the request must count. */
-    if (agent->manifests && manifest_watch_rescan(agent->manifests)) {
-        manifests_changed_cb(agent);
+    if (agent->manifests) {
+        manifest_watch_rescan(agent->manifests);
     }
 
     struct waiter *w = np_xzalloc(sizeof *w);
@@ -466,10 +466,13 @@ cmd_wait_sync(struct control_request *req, const json_t *args, void *agent_)
                    ? np_time_msec() + json_number_value(timeout) * 1000
                    : LLONG_MAX);
     ovs_list_push_back(&agent->waiters, &w->node);
-    w->n_barriers = 1 + (agent->k8s != NULL);
+    w->n_barriers = 1 + (agent->k8s != NULL) + (agent->manifests != NULL);
     ovsdb_monitor_barrier(agent->ovsdb, waiter_sources_done, w);
     if (agent->k8s) {
         k8s_source_barrier(agent->k8s, waiter_sources_done, w);
+    }
+    if (agent->manifests) {
+        manifest_watch_barrier(agent->manifests, waiter_sources_done, w);
     }
 
     struct timeval tv = { 0, 200 * 1000 };
@@ -935,6 +938,8 @@ agent_destroy(struct agent *agent)
     agent->ovsdb = NULL;
     k8s_source_destroy(agent->k8s);
     agent->k8s = NULL;
+    manifest_watch_destroy(agent->manifests);
+    agent->manifests = NULL;
     struct waiter *w;
     LIST_FOR_EACH_POP (w, node, &agent->waiters) {
         if (w->req) {
@@ -948,7 +953,6 @@ agent_destroy(struct agent *agent)
     agent->audit = NULL;
     cancel_stats_requests(agent);
     metrics_destroy(agent->metrics);
-    manifest_watch_destroy(agent->manifests);
     control_server_destroy(agent->control);
     event_free(agent->run_event);
     event_free(agent->engine_event);

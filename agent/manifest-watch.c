@@ -27,9 +27,11 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 #include <openvswitch/dynamic-string.h>
+#include <openvswitch/list.h>
 #include <openvswitch/vlog.h>
 #include "manifest-files.h"
 #include "ovs-netpol/manifest.h"
@@ -42,6 +44,15 @@ VLOG_DEFINE_THIS_MODULE(manifest_watch);
                                  * more. */
 #define RESCAN_INTERVAL_MSEC 5000
 #define MAX_UNSTABLE_READS 3
+
+/* A file modified less than SETTLE_MSEC ago may still be being written (a
+ * writer that truncates, then writes in chunks): it is read once it has
+ * been left alone that long.  A file that held objects and is now empty
+ * waits longer, EMPTIED_SETTLE_MSEC: that is also what a file written in
+ * place looks like between its truncation and its first write, and
+ * applying it would drop every policy it held (fail open). */
+#define SETTLE_MSEC 100
+#define EMPTIED_SETTLE_MSEC 1000
 
 /* A file we read objects from. */
 struct watched_file {
@@ -72,7 +83,18 @@ struct manifest_watch {
     struct event *rescan_timer;
     long long int first_event_msec;     /* The first inotify event not yet
                                          * followed by a rescan, or 0. */
+    long long int settle_msec;  /* As of the last scan: time until the
+                                 * first settling file can be read, or 0 if
+                                 * none is settling. */
+    struct ovs_list barriers;   /* Contains struct manifest_barrier. */
     struct manifest_watch_stats stats;
+};
+
+/* A caller of manifest_watch_barrier() waiting for files to settle. */
+struct manifest_barrier {
+    struct ovs_list node;       /* In 'barriers'. */
+    void (*cb)(void *aux);
+    void *aux;
 };
 
 static struct watched_file *
@@ -191,13 +213,43 @@ log_problems(const struct np_problems *problems)
     }
 }
 
-/* Reads 'wf' if it changed since the last read.  Returns true if its
- * objects changed. */
+static long long int
+wall_time_msec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* How long to wait before reading 'wf', now in state 'st': 0 to read it
+ * now.  st_mtim is wall-clock time; one in the future (a clock step,
+ * `touch -d`) does not delay. */
+static long long int
+settle_wait_msec(const struct watched_file *wf, const struct stat *st)
+{
+    long long int settle = (st->st_size == 0 && wf->n_objects
+                            ? EMPTIED_SETTLE_MSEC : SETTLE_MSEC);
+    long long int mtime = (st->st_mtim.tv_sec * 1000LL
+                           + st->st_mtim.tv_nsec / 1000000);
+    long long int age = wall_time_msec() - mtime;
+    return age >= 0 && age < settle ? settle - age : 0;
+}
+
+/* Reads 'wf' if it changed since the last read and has settled.  Returns
+ * true if its objects changed. */
 static bool
 refresh_file(struct manifest_watch *mw, struct watched_file *wf,
              const struct stat *st_now)
 {
     if (wf->n_objects + wf->problems.n && same_file_state(&wf->st, st_now)) {
+        return false;
+    }
+    long long int wait = settle_wait_msec(wf, st_now);
+    if (wait) {
+        VLOG_DBG("%s: modified %s; reading it in %lld ms", wf->path,
+                 st_now->st_size ? "just now" : "and empty", wait);
+        mw->settle_msec = (mw->settle_msec
+                           ? NP_MIN(mw->settle_msec, wait) : wait);
         return false;
     }
 
@@ -247,6 +299,7 @@ refresh_file(struct manifest_watch *mw, struct watched_file *wf,
         return true;
     }
     VLOG_WARN("%s: keeps changing while being read; will retry", wf->path);
+    mw->settle_msec = SETTLE_MSEC;
     return false;
 }
 
@@ -334,13 +387,16 @@ add_inotify_watches(struct manifest_watch *mw)
     }
 }
 
-bool
-manifest_watch_rescan(struct manifest_watch *mw)
+/* Re-reads every changed file that has settled.  Returns true if the
+ * objects changed. */
+static bool
+rescan_files(struct manifest_watch *mw)
 {
     struct watched_file *wf;
     bool changed = false;
 
     mw->stats.n_scans++;
+    mw->settle_msec = 0;
     free(mw->missing);
     mw->missing = NULL;
     HMAP_FOR_EACH (wf, node, &mw->files) {
@@ -367,22 +423,57 @@ manifest_watch_rescan(struct manifest_watch *mw)
 }
 
 static void
-rescan_and_notify(struct manifest_watch *mw)
+arm_rescan_timer(struct manifest_watch *mw, long long int msec)
 {
-    if (manifest_watch_rescan(mw)) {
+    struct timeval tv = { msec / 1000, (msec % 1000) * 1000 };
+    evtimer_add(mw->rescan_timer, &tv);
+}
+
+static void
+complete_barriers(struct manifest_watch *mw)
+{
+    struct manifest_barrier *b;
+    LIST_FOR_EACH_POP (b, node, &mw->barriers) {
+        b->cb(b->aux);
+        free(b);
+    }
+}
+
+void
+manifest_watch_rescan(struct manifest_watch *mw)
+{
+    if (rescan_files(mw)) {
         mw->cb(mw->aux);
     }
+    if (mw->settle_msec) {
+        arm_rescan_timer(mw, mw->settle_msec);
+    } else {
+        complete_barriers(mw);
+    }
+}
+
+void
+manifest_watch_barrier(struct manifest_watch *mw, void (*cb)(void *aux),
+                       void *aux)
+{
+    if (!mw->settle_msec) {
+        cb(aux);
+        return;
+    }
+    struct manifest_barrier *b = np_xmalloc(sizeof *b);
+    b->cb = cb;
+    b->aux = aux;
+    ovs_list_push_back(&mw->barriers, &b->node);
 }
 
 static void
 rescan_timer_cb(evutil_socket_t fd, short events, void *mw_)
 {
     struct manifest_watch *mw = mw_;
-    struct timeval tv = { RESCAN_INTERVAL_MSEC / 1000,
-                          (RESCAN_INTERVAL_MSEC % 1000) * 1000 };
     mw->first_event_msec = 0;
-    rescan_and_notify(mw);
-    evtimer_add(mw->rescan_timer, &tv);
+    /* Before the rescan, which arms it sooner for a settling file. */
+    arm_rescan_timer(mw, RESCAN_INTERVAL_MSEC);
+    manifest_watch_rescan(mw);
 }
 
 static void
@@ -432,6 +523,7 @@ manifest_watch_create(struct event_base *base, char **paths, size_t n_paths,
     mw->cb = cb;
     mw->aux = aux;
     hmap_init(&mw->files);
+    ovs_list_init(&mw->barriers);
 
     mw->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (mw->inotify_fd < 0) {
@@ -457,6 +549,10 @@ manifest_watch_destroy(struct manifest_watch *mw)
     struct watched_file *wf;
     HMAP_FOR_EACH_POP (wf, node, &mw->files) {
         watched_file_destroy(wf);
+    }
+    struct manifest_barrier *b;
+    LIST_FOR_EACH_POP (b, node, &mw->barriers) {
+        free(b);
     }
     hmap_destroy(&mw->files);
     if (mw->inotify_event) {

@@ -36,7 +36,11 @@
  *     if an invalid object existed before in valid form, that last valid
  *     form is kept.
  *
- *   - A file that changes while it is read is read again.
+ *   - A file that changes while it is read is read again.  A file is read
+ *     only once it has been left alone for 100 ms (a writer may still be
+ *     at it), and a file that held objects and is now empty only after
+ *     1 s: a file written in place is empty between its truncation and
+ *     the first write, and that must not drop its policies.
  *
  *   - A file deleted from a directory that still exists takes its objects
  *     with it (that is how an operator removes a policy).  A --manifests
@@ -64,9 +68,16 @@ struct manifest_watch *manifest_watch_create(struct event_base *,
                                              manifest_watch_cb *, void *aux);
 void manifest_watch_destroy(struct manifest_watch *);
 
-/* Re-reads every changed file now (synchronously).  Returns true if the
- * objects changed. */
-bool manifest_watch_rescan(struct manifest_watch *);
+/* Re-reads every changed file that has settled now (synchronously) and
+ * calls the callback if the objects changed. */
+void manifest_watch_rescan(struct manifest_watch *);
+
+/* Calls 'cb(aux)' once no file read by the last rescan was still settling:
+ * then every write made before that rescan has been passed to the callback.
+ * At once if none was.  Pending barriers are dropped, without a call, by
+ * manifest_watch_destroy(). */
+void manifest_watch_barrier(struct manifest_watch *,
+                            void (*cb)(void *aux), void *aux);
 
 /* Brings the Namespaces, Pods and NetworkPolicies of 'cluster' in line with
  * the manifests: sets what is new or changed, deletes what is gone, calling

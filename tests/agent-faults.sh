@@ -19,7 +19,9 @@
 #       failing, probed in loops through the whole restart.
 #   (c) A manifest rewritten with garbage, then with an invalid object: an
 #       error is logged, enforcement (the flows) does not change; a later
-#       valid version is applied.
+#       valid version is applied.  A writer that truncates the file in place
+#       and stalls before writing: the empty file is never applied; a file
+#       emptied on purpose is, and wait-sync waits for it.
 #   (d) Pod a's port removed and re-added with another ofport: the flows
 #       follow it (nothing mentions the old ofport) and a is enforced on the
 #       new port.
@@ -396,6 +398,46 @@ check "(c) valid v2: the switch holds exactly the agent's flows" \
     switch_matches_agent
 queue_v2
 run_probes "(c) policy v2"
+
+# A writer that truncates policy.yaml in place and stalls 0.5 s before it
+# writes: the empty file must never be applied (that would drop both
+# policies, i.e. open what they deny).
+switch_flows >"$T/c-v2.flows"
+log_lines=$(wc -l <"$T/agent.log")
+applied_empty() {
+    tail -n +$((log_lines + 1)) "$T/agent.log" \
+        | grep -q 'policy\.yaml: 0 objects'
+}
+never_applied_empty() { ! applied_empty; }
+: >"$M/policy.yaml"
+sleep 0.5
+switch_flows >"$T/c-stalled.flows"
+yaml_ab_policies v2 >"$M/policy.yaml"
+check "(c) stalled writer: the flows do not change while the file is empty" \
+    same_file "$T/c-v2.flows" "$T/c-stalled.flows"
+check "(c) stalled writer: wait-sync" wait_sync
+check "(c) stalled writer: the empty file was never applied" \
+    never_applied_empty
+switch_flows >"$T/c-stalled-after.flows"
+check "(c) stalled writer: the flows are those of v2" \
+    same_file "$T/c-v2.flows" "$T/c-stalled-after.flows"
+
+# A file emptied on purpose is applied once it stays empty (1 s), and a
+# wait-sync issued at once waits for that.
+: >"$M/policy.yaml"
+t1=$(now)
+check "(c) emptied file: wait-sync" wait_sync
+printf '# (c) emptied file: wait-sync returned after %s ms\n' "$(ms_since "$t1")"
+check "(c) emptied file: applied when wait-sync returns" applied_empty
+queue_probe pass x/a $B 81
+queue_probe pass x/c $B 80
+queue_probe pass x/a $C 80
+run_probes "(c) emptied file: no policy"
+write_policy "$M" v2
+must wait_sync
+switch_flows >"$T/c-v2-again.flows"
+check "(c) v2 again: the flows are those of v2" \
+    same_file "$T/c-v2.flows" "$T/c-v2-again.flows"
 printf '# (c) done in %s ms\n' "$(ms_since "$t0")"
 
 # --- (d) a pod's port re-added with another ofport -----------------------
