@@ -27,6 +27,9 @@
 #   inflight  The same with a bundle surely in flight: ovs-vswitchd is
 #             stopped (SIGSTOP) before the change, the agent SIGKILLed
 #             while it says "installing", then ovs-vswitchd continues.
+#             (A change that comes while the agent's probe of the idle
+#             switch waits for the stopped switch is held back behind it:
+#             then it is undone and made again, up to 3 times.)
 #   dir       The manifest directory moved away and back, removed (rm -rf)
 #             and re-created at once, and removed, noticed by the agent,
 #             then re-created: not one flow mod.
@@ -419,34 +422,59 @@ switch_pid() {
     cat "$SB/run/ovs-vswitchd.pid"
 }
 
-# kill_in_flight WHAT POLICIES: with ovs-vswitchd stopped, waits for
-# "installing", SIGKILLs the agent, lets ovs-vswitchd continue, restarts
-# the agent and checks.
-kill_in_flight() {
-    local pid=$1
-    if wait_until 10 installing; then
-        agent_signal KILL
-        note "$2: SIGKILL while installing"
-    else
-        agent_signal KILL
-        fcheck "$2: the agent says installing" false
-    fi
-    kill -CONT "$pid"
+# Whether the change in the agent is being installed ("installing") or held
+# back ("held": a probe of the switch, sent just before the change came,
+# waits for the stopped switch, and the change waits behind it); else "".
+inflight_state() {
+    sget 'if .switch.state == "installing" then "installing"
+          elif .switch.state == "probing"
+               and .desired_seq > .switch.installed_seq then "held"
+          else "" end'
 }
 
+inflight_seen() {
+    inflight=$(inflight_state)
+    [ -n "$inflight" ]
+}
+
+# kill_in_flight SWITCH-PID WHAT DO UNDO: stops ovs-vswitchd, makes the
+# change (command DO), waits for "installing", SIGKILLs the agent and lets
+# ovs-vswitchd continue.  A change held back behind a probe is undone
+# (UNDO) and made again, up to 3 times: the agent probes an idle switch
+# every second, so that happens now and then.
+kill_in_flight() {
+    local pid=$1 attempt inflight=''
+    for attempt in 1 2 3; do
+        kill -STOP "$pid"
+        "$3"
+        if ! wait_until 10 inflight_seen; then
+            break
+        elif [ "$inflight" = installing ]; then
+            agent_signal KILL
+            note "$2: SIGKILL while installing (attempt $attempt)"
+            kill -CONT "$pid"
+            return 0
+        fi
+        kill -CONT "$pid"
+        "$4"
+        fcheck "$2: wait-sync after a change held back by a probe" \
+            wait_sync 30
+    done
+    agent_signal KILL
+    kill -CONT "$pid"
+    fcheck "$2: the agent says installing (last: '$inflight')" false
+}
+
+add_mid() { add_manifest "$T/mid.yaml"; }
+remove_mid() { rm "$M/mid.yaml"; }
+
 fault_inflight() {
-    local pid
     fault_begin inflight "agent SIGKILL with a bundle in flight (ovs-vswitchd stopped)" \
         deny:a:b:81 deny:a:c:80 deny:c:b:81 allow:a:b:80
-    pid=$(switch_pid)
-    kill -STOP "$pid"
-    add_manifest "$T/mid.yaml"
-    kill_in_flight "$pid" added
+    kill_in_flight "$(switch_pid)" added add_mid remove_mid
     restart_and_check 2002
     fcheck "2,000 policies in force" mid_verdicts pass
-    kill -STOP "$pid"
-    rm "$M/mid.yaml"
-    kill_in_flight "$pid" removed
+    kill_in_flight "$(switch_pid)" removed remove_mid add_mid
     restart_and_check 2
     fcheck "2,000 policies gone" mid_verdicts fail
     # A stopped userspace switch forwards nothing.
