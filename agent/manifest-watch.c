@@ -163,24 +163,6 @@ object_has_problem(const struct np_object *obj,
     return found;
 }
 
-static struct np_object
-clone_object(const struct np_object *obj)
-{
-    struct np_object copy = { .kind = obj->kind };
-    switch (obj->kind) {
-    case NP_KIND_NAMESPACE:
-        copy.ns = np_namespace_clone(obj->ns);
-        break;
-    case NP_KIND_POD:
-        copy.pod = np_pod_clone(obj->pod);
-        break;
-    case NP_KIND_POLICY:
-        copy.policy = np_policy_clone(obj->policy);
-        break;
-    }
-    return copy;
-}
-
 /* An object that was valid in the previous version of a file but is invalid
  * in the new one keeps its last valid form. */
 static void
@@ -193,7 +175,7 @@ keep_last_valid(const struct watched_file *wf, struct manifest_file *file,
             file->objects = np_x2nrealloc(file->objects, &file->allocated,
                                           file->n_objects + 1,
                                           sizeof *file->objects);
-            file->objects[file->n_objects++] = clone_object(old);
+            file->objects[file->n_objects++] = np_object_share(old);
             VLOG_WARN("%s: keeping the last valid %s %s/%s",
                       wf->path, np_kind_name(old->kind),
                       np_object_namespace(old), np_object_name(old));
@@ -738,8 +720,10 @@ manifest_watch_apply(struct manifest_watch *mw, struct cluster *cluster,
     struct merged_object *mo;
     HMAP_FOR_EACH_POP (mo, node, &merged) {
         if (!cluster_holds_object(cluster, mo->obj)) {
-            struct np_object copy = clone_object(mo->obj);
-            cluster_set_object(cluster, &copy);
+            /* Shared, not copied: the file and the cluster hold one
+             * object (objects never change once parsed). */
+            struct np_object share = np_object_share(mo->obj);
+            cluster_set_object(cluster, &share);
             notify(&cb, mo->obj->kind, np_object_namespace(mo->obj),
                    np_object_name(mo->obj));
             n_changes++;

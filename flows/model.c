@@ -260,7 +260,9 @@ optional_selector_equal(const struct selector *a, const struct selector *b)
 void
 np_namespace_destroy(struct np_namespace *ns)
 {
-    if (ns) {
+    if (ns && ns->n_shares) {
+        ns->n_shares--;
+    } else if (ns) {
         free(ns->name);
         labels_destroy(&ns->labels);
         free(ns);
@@ -282,7 +284,9 @@ np_namespace_clone(const struct np_namespace *src)
 void
 np_pod_destroy(struct np_pod *pod)
 {
-    if (pod) {
+    if (pod && pod->n_shares) {
+        pod->n_shares--;
+    } else if (pod) {
         free(pod->namespace);
         free(pod->name);
         labels_destroy(&pod->labels);
@@ -342,6 +346,8 @@ np_object_equal(const struct np_object *a, const struct np_object *b)
 {
     if (a->kind != b->kind) {
         return false;
+    } else if (a->ns == b->ns) {
+        return true;            /* Shared (or both NULL). */
     }
     switch (a->kind) {
     case NP_KIND_NAMESPACE:
@@ -409,7 +415,9 @@ np_rule_destroy(struct np_rule *rule)
 void
 np_policy_destroy(struct np_policy *policy)
 {
-    if (policy) {
+    if (policy && policy->n_shares) {
+        policy->n_shares--;
+    } else if (policy) {
         free(policy->namespace);
         free(policy->name);
         selector_destroy(&policy->pod_selector);
@@ -553,6 +561,45 @@ np_object_destroy(struct np_object *obj)
         }
         obj->ns = NULL;
     }
+}
+
+struct np_namespace *
+np_namespace_share(struct np_namespace *ns)
+{
+    ns->n_shares++;
+    return ns;
+}
+
+struct np_pod *
+np_pod_share(struct np_pod *pod)
+{
+    pod->n_shares++;
+    return pod;
+}
+
+struct np_policy *
+np_policy_share(struct np_policy *policy)
+{
+    policy->n_shares++;
+    return policy;
+}
+
+struct np_object
+np_object_share(const struct np_object *obj)
+{
+    struct np_object share = { .kind = obj->kind };
+    switch (obj->kind) {
+    case NP_KIND_NAMESPACE:
+        share.ns = np_namespace_share(obj->ns);
+        break;
+    case NP_KIND_POD:
+        share.pod = np_pod_share(obj->pod);
+        break;
+    case NP_KIND_POLICY:
+        share.policy = np_policy_share(obj->policy);
+        break;
+    }
+    return share;
 }
 
 const char *

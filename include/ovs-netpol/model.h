@@ -145,6 +145,7 @@ const char *np_protocol_name(uint8_t protocol);   /* "TCP", "UDP", "SCTP" */
 
 struct np_namespace {
     struct hmap_node node;      /* In a 'struct cluster', by name. */
+    unsigned int n_shares;      /* Owners beyond the first (np_*_share()). */
     char *name;
     struct labels labels;
     bool log_allowed;           /* NP_LOG_ALLOWED_ANNOTATION is "true". */
@@ -160,6 +161,7 @@ struct np_container_port {
 
 struct np_pod {
     struct hmap_node node;      /* In a 'struct cluster', by namespace/name. */
+    unsigned int n_shares;      /* Owners beyond the first (np_*_share()). */
     char *namespace;
     char *name;
     struct labels labels;
@@ -225,6 +227,7 @@ struct np_rule {
 
 struct np_policy {
     struct hmap_node node;      /* In a 'struct cluster', by namespace/name. */
+    unsigned int n_shares;      /* Owners beyond the first (np_*_share()). */
     char *namespace;
     char *name;
     struct selector pod_selector;
@@ -257,7 +260,8 @@ struct np_object {
     };
 };
 
-/* Destructors accept NULL. */
+/* Destructors accept NULL.  Destroying a shared object drops one owner;
+ * the last one frees it. */
 void np_namespace_destroy(struct np_namespace *);
 void np_pod_destroy(struct np_pod *);
 void np_policy_destroy(struct np_policy *);
@@ -266,6 +270,15 @@ void np_object_destroy(struct np_object *);     /* Destroys the contents. */
 struct np_namespace *np_namespace_clone(const struct np_namespace *);
 struct np_pod *np_pod_clone(const struct np_pod *);
 struct np_policy *np_policy_clone(const struct np_policy *);
+
+/* Sharing instead of cloning: returns the same object with one more owner,
+ * each of which destroys it once.  A shared object must not change (it
+ * may sit in one cluster at most: 'node' is not shared), and is shared
+ * and destroyed on one thread only. */
+struct np_namespace *np_namespace_share(struct np_namespace *);
+struct np_pod *np_pod_share(struct np_pod *);
+struct np_policy *np_policy_share(struct np_policy *);
+struct np_object np_object_share(const struct np_object *);
 
 /* Returns the object's namespace ("" for a Namespace) and name. */
 const char *np_object_namespace(const struct np_object *);
