@@ -17,6 +17,8 @@ flows_libnetpol_a_SOURCES = \
 	flows/flow-build.c \
 	flows/flow-build.h \
 	flows/flow-set.c \
+	flows/json-arena.c \
+	flows/json-arena.h \
 	flows/label-index.c \
 	flows/label-index.h \
 	flows/manifest.c \

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openvswitch/dynamic-string.h>
+#include "json-arena.h"
 #include "object-parse.h"
 #include "ovs-netpol/util.h"
 
@@ -442,6 +443,7 @@ load_json_value(struct manifest_ctx *ctx, const struct json_extent *extent)
 #define ITEMS_WINDOW 4096               /* Items scanned ahead, at most. */
 #define ITEMS_PARALLEL_MIN 256          /* Fewer in a window: no threads. */
 #define ITEMS_BATCH 32                  /* Items a thread takes at a time. */
+#define ITEM_ARENA_SIZE (256 * 1024)    /* Most items need a few KiB. */
 
 /* One item of a window, and what came of it. */
 struct item_job {
@@ -476,9 +478,11 @@ collect_job_object(struct np_object *obj, void *job_)
 }
 
 /* Loads and handles job 'i' of 'w', with 'path' (the list's path) as
- * scratch. */
+ * scratch.  The item's jansson values live in 'arena' (json-arena.h): the
+ * objects made from it copy what they keep. */
 static void
-run_item_job(struct items_window *w, size_t i, struct ds *path)
+run_item_job(struct items_window *w, size_t i, struct ds *path,
+             struct json_arena *arena)
 {
     struct item_job *job = &w->jobs[i];
     struct manifest_ctx ctx = *w->ctx;
@@ -487,6 +491,7 @@ run_item_job(struct items_window *w, size_t i, struct ds *path)
     ctx.aux = job;
     ctx.problems = &job->problems;
 
+    json_arena_begin(arena);
     json_t *item = load_json_value(&ctx, &job->extent);
     job->loaded = item != NULL;
     if (item) {
@@ -494,6 +499,7 @@ run_item_job(struct items_window *w, size_t i, struct ds *path)
                     w->api_version, w->list_kind, path);
         json_decref(item);
     }
+    json_arena_end(arena);
 }
 
 /* Takes jobs of 'w' until there are none left. */
@@ -502,6 +508,9 @@ items_worker(void *w_)
 {
     struct items_window *w = w_;
     struct ds path = DS_EMPTY_INITIALIZER;
+    struct json_arena arena;
+
+    json_arena_init(&arena, ITEM_ARENA_SIZE);
 
     if (w->list_kind) {
         ds_put_cstr(&path, "items");
@@ -517,9 +526,10 @@ items_worker(void *w_)
             break;
         }
         for (size_t i = start; i < end; i++) {
-            run_item_job(w, i, &path);
+            run_item_job(w, i, &path, &arena);
         }
     }
+    json_arena_destroy(&arena);
     ds_destroy(&path);
     return NULL;
 }

@@ -68,6 +68,7 @@ tests_test_port_range_LDADD = $(unit_test_ldadd)
 tests_test_port_range_CFLAGS = $(unit_test_cflags)
 
 unit_scripts = \
+	tests/check-flows-purity.sh \
 	tests/compile-golden.sh
 
 integration_tests = \

@@ -2113,6 +2113,46 @@ START_TEST(test_threads_same_result)
 }
 END_TEST
 
+/* Items whose jansson values outgrow the per-thread arena (json-arena.h:
+ * 256 KiB, then malloc) between small ones: every object comes out whole,
+ * on one thread and on several, and jansson still works afterwards. */
+START_TEST(test_item_bigger_than_arena)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    int n = 600;
+
+    ds_put_cstr(&s, "{\"kind\": \"List\", \"items\": [");
+    for (int i = 0; i < n; i++) {
+        ds_put_format(&s, "%s{\"kind\": \"Pod\", \"apiVersion\": \"v1\", "
+                      "\"metadata\": {\"name\": \"p%d\", "
+                      "\"namespace\": \"x\", \"labels\": {\"app\": \"a\"}, "
+                      "\"annotations\": {", i ? ", " : "", i);
+        /* Every 100th item: 20,000 annotations, megabytes of values. */
+        int n_annotations = i % 100 ? 1 : 20000;
+        for (int j = 0; j < n_annotations; j++) {
+            ds_put_format(&s, "%s\"note-%d\": \"%040d\"", j ? ", " : "", j,
+                          j);
+        }
+        ds_put_cstr(&s, "}}}");
+    }
+    ds_put_cstr(&s, "]}");
+
+    ck_assert_uint_eq(check_threads_same(ds_cstr(&s), 2, true), n);
+
+    struct result r;
+    parse(ds_cstr(&s), &r);
+    ck_assert_uint_eq(r.n, n);
+    ck_assert_str_eq(r.objs[300].pod->name, "p300");
+    ck_assert_str_eq(labels_get(&r.objs[300].pod->labels, "app"), "a");
+    result_destroy(&r);
+    ds_destroy(&s);
+
+    json_t *after = json_pack("{s:[i,i]}", "a", 1, 2);
+    ck_assert_int_eq(json_array_size(json_object_get(after, "a")), 2);
+    json_decref(after);
+}
+END_TEST
+
 static Suite *
 manifest_suite(void)
 {
@@ -2173,6 +2213,7 @@ manifest_suite(void)
     tcase_add_test(tc, test_stream_json);
     tcase_add_test(tc, test_stream_yaml);
     tcase_add_test(tc, test_threads_same_result);
+    tcase_add_test(tc, test_item_bigger_than_arena);
     tcase_add_test(tc, test_object_equal);
     tcase_add_test(tc, test_object_share);
     suite_add_tcase(s, tc);
