@@ -53,6 +53,7 @@ VLOG_DEFINE_THIS_MODULE(manifest_watch);
  * applying it would drop every policy it held (fail open). */
 #define SETTLE_MSEC 100
 #define EMPTIED_SETTLE_MSEC 1000
+#define UNSETTLED_WARN_MSEC 5000
 
 /* A file we read objects from. */
 struct watched_file {
@@ -64,6 +65,10 @@ struct watched_file {
     struct np_problems problems;        /* Of the last read. */
     bool seen;                  /* Found by the current scan. */
     bool ever_parsed;           /* Has parsed as a whole at least once. */
+    long long int unsettled_since;      /* When a change that has not
+                                         * settled yet was first seen
+                                         * (np_time_msec()), or 0. */
+    bool unsettled_warned;      /* Warned about that change. */
 };
 
 struct manifest_watch {
@@ -217,6 +222,27 @@ settle_wait_msec(const struct watched_file *wf, const struct stat *st)
     return age >= 0 && age < settle ? settle - age : 0;
 }
 
+/* A file that never stays unwritten long enough is never read: its last
+ * objects stay in force (reading it mid-write could drop them).  Says so
+ * once it has gone on for UNSETTLED_WARN_MSEC. */
+static void
+note_unsettled(struct watched_file *wf)
+{
+    long long int now = np_time_msec();
+
+    if (!wf->unsettled_since) {
+        wf->unsettled_since = now;
+        wf->unsettled_warned = false;
+    } else if (now - wf->unsettled_since >= UNSETTLED_WARN_MSEC
+               && !wf->unsettled_warned) {
+        wf->unsettled_warned = true;
+        VLOG_WARN("%s: written again and again for %lld s; keeping the "
+                  "%zu objects it held until it is left alone for %d ms",
+                  wf->path, (now - wf->unsettled_since) / 1000,
+                  wf->n_objects, SETTLE_MSEC);
+    }
+}
+
 /* Reads 'wf' if it changed since the last read and has settled.  Returns
  * true if its objects changed. */
 static bool
@@ -228,12 +254,14 @@ refresh_file(struct manifest_watch *mw, struct watched_file *wf,
     }
     long long int wait = settle_wait_msec(wf, st_now);
     if (wait) {
+        note_unsettled(wf);
         VLOG_DBG("%s: modified %s; reading it in %lld ms", wf->path,
                  st_now->st_size ? "just now" : "and empty", wait);
         mw->settle_msec = (mw->settle_msec
                            ? NP_MIN(mw->settle_msec, wait) : wait);
         return false;
     }
+    wf->unsettled_since = 0;
 
     for (int attempt = 0; attempt < MAX_UNSTABLE_READS; attempt++) {
         struct stat before, after;
