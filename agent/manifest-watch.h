@@ -40,7 +40,9 @@
  *     only once it has been left alone for 100 ms (a writer may still be
  *     at it), and a file that held objects and is now empty only after
  *     1 s: a file written in place is empty between its truncation and
- *     the first write, and that must not drop its policies.
+ *     the first write, and that must not drop its policies.  A file
+ *     written without pause keeps its last objects (with a warning after
+ *     5 s) until it is left alone.
  *
  *   - A file deleted from a directory that still exists takes its objects
  *     with it (that is how an operator removes a policy).  A --manifests
