@@ -605,6 +605,11 @@ sources_to_json(const struct agent *agent)
         "connects", (json_int_t) os.n_connects,
         "updates", (json_int_t) os.n_updates,
         "parse_errors", (json_int_t) os.n_parse_errors));
+    const char *fail_mode = ovsdb_monitor_fail_mode(agent->ovsdb);
+    json_object_set_new(json_object_get(j, "ovsdb"), "bridge_fail_mode",
+                        fail_mode ? json_string(*fail_mode ? fail_mode
+                                                : "standalone (unset)")
+                                  : json_null());
     if (agent->manifests) {
         struct manifest_watch_stats ms;
         manifest_watch_get_stats(agent->manifests, &ms);

@@ -110,7 +110,8 @@ struct db_table_def {
 };
 
 static const struct db_table_def db_tables[N_TABLES] = {
-    [T_BRIDGE] = { "Bridge", "ports", { "name", "ports", NULL } },
+    [T_BRIDGE] = { "Bridge", "ports", { "name", "ports", "fail_mode",
+                                        NULL } },
     [T_PORT] = { "Port", "interfaces", { "name", "interfaces", NULL } },
     [T_INTERFACE] = { "Interface", NULL,
                       { "name", "type", "ofport", "external_ids", NULL } },
@@ -126,6 +127,7 @@ struct db_row {
     char **refs;                /* Bridge: Port UUIDs; Port: Interface
                                  * UUIDs; Interface: none. */
     size_t n_refs;
+    char *fail_mode;            /* Bridge only: "fail_mode", "" if unset. */
     struct local_port *port;    /* Interface only: the port this interface
                                  * is, with 'ofport' 0 if it has no usable
                                  * OpenFlow port number yet. */
@@ -177,6 +179,8 @@ struct ovsdb_monitor {
 
     /* What the monitor reports. */
     struct hmap ports;          /* Contains struct local_port, by ofport. */
+    char *fail_mode;            /* The bridge's fail_mode ("" if unset), or
+                                 * NULL if not known (no bridge row). */
 
     struct ovs_list barriers;   /* Contains struct barrier, oldest first. */
 
@@ -244,6 +248,7 @@ static const char *datum_map_get(const json_t *, const char *key);
 
 /* Publication. */
 static void publish(struct ovsdb_monitor *);
+static void update_fail_mode(struct ovsdb_monitor *);
 static void complete_barriers(struct ovsdb_monitor *, bool all);
 static void compute_ports(const struct ovsdb_monitor *, struct hmap *);
 static bool ports_equal(const struct hmap *, const struct hmap *);
@@ -329,6 +334,7 @@ ovsdb_monitor_destroy(struct ovsdb_monitor *m)
         free(b);
     }
     free(m->remote);
+    free(m->fail_mode);
     free(m->bridge);
     free(m);
 }
@@ -399,6 +405,12 @@ bool
 ovsdb_monitor_is_synced(const struct ovsdb_monitor *m)
 {
     return m->state == S_SYNCED;
+}
+
+const char *
+ovsdb_monitor_fail_mode(const struct ovsdb_monitor *m)
+{
+    return m->fail_mode;
 }
 
 bool
@@ -946,6 +958,9 @@ row_parse(struct ovsdb_monitor *m, enum db_table_id t, const char *uuid,
     }
     if (t == T_INTERFACE) {
         r->port = iface_parse(m, r->name, row);
+    } else if (t == T_BRIDGE) {
+        const char *mode = datum_string(json_object_get(row, "fail_mode"));
+        r->fail_mode = np_xstrdup(mode ? mode : "");
     }
     return r;
 }
@@ -973,6 +988,7 @@ row_destroy(struct db_row *row)
         }
         free(row->refs);
         local_port_destroy(row->port);
+        free(row->fail_mode);
         free(row->name);
         free(row->uuid);
         free(row);
@@ -1308,6 +1324,8 @@ publish(struct ovsdb_monitor *m)
         return;
     }
 
+    update_fail_mode(m);
+
     struct hmap ports = HMAP_INITIALIZER(&ports);
     compute_ports(m, &ports);
     bool snapshot = m->snapshot;
@@ -1330,19 +1348,54 @@ publish(struct ovsdb_monitor *m)
     }
 }
 
+static const struct db_row *
+find_bridge(const struct ovsdb_monitor *m)
+{
+    const struct db_row *row;
+    HMAP_FOR_EACH (row, node, &m->tables[T_BRIDGE]) {
+        if (!strcmp(row->name, m->bridge)) {
+            return row;
+        }
+    }
+    return NULL;
+}
+
+/* Follows the bridge's fail_mode and warns when it is not "secure": then
+ * ovs-vswitchd gives a bridge without flows a NORMAL flow (forward
+ * everything) at its creation and after every restart, until our flows
+ * are back. */
+static void
+update_fail_mode(struct ovsdb_monitor *m)
+{
+    const struct db_row *br = find_bridge(m);
+    const char *mode = br ? br->fail_mode : NULL;
+    if (mode && m->fail_mode && !strcmp(mode, m->fail_mode)) {
+        return;
+    }
+    free(m->fail_mode);
+    m->fail_mode = mode ? np_xstrdup(mode) : NULL;
+    if (!mode) {
+        return;
+    } else if (!strcmp(mode, "secure")) {
+        VLOG_INFO("%s: bridge %s has fail_mode=secure", m->remote,
+                  m->bridge);
+    } else {
+        VLOG_WARN("%s: bridge %s has fail_mode=%s: ovs-vswitchd forwards "
+                  "everything through it before our flows are installed "
+                  "(at its creation, after each ovs-vswitchd restart); "
+                  "unless a CNI's flows come first, set it with "
+                  "\"ovs-vsctl set Bridge %s fail_mode=secure\"",
+                  m->remote, m->bridge, *mode ? mode : "standalone (unset)",
+                  m->bridge);
+    }
+}
+
 /* Fills 'ports' with a copy of every port of the monitored bridge that has an
  * OpenFlow port number. */
 static void
 compute_ports(const struct ovsdb_monitor *m, struct hmap *ports)
 {
-    const struct db_row *br = NULL;
-    const struct db_row *row;
-    HMAP_FOR_EACH (row, node, &m->tables[T_BRIDGE]) {
-        if (!strcmp(row->name, m->bridge)) {
-            br = row;
-            break;
-        }
-    }
+    const struct db_row *br = find_bridge(m);
     if (!br) {
         return;
     }

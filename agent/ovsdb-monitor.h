@@ -198,6 +198,12 @@ uint32_t ovsdb_monitor_hash_ofport(uint32_t ofport);
  * the last update.  False while disconnected or not yet monitoring. */
 bool ovsdb_monitor_is_synced(const struct ovsdb_monitor *);
 
+/* Returns the bridge's "fail_mode" column as of the last update ("secure",
+ * "standalone", or "" if unset, which ovs-vswitchd treats as standalone),
+ * or NULL if the bridge row has not been seen.  Logs a warning whenever it
+ * becomes anything but "secure". */
+const char *ovsdb_monitor_fail_mode(const struct ovsdb_monitor *);
+
 /* Returns true while a connection to ovsdb-server is established (even
  * before its snapshot has arrived). */
 bool ovsdb_monitor_is_connected(const struct ovsdb_monitor *);

@@ -165,6 +165,8 @@ printf '# (f) manifests picked up %s ms after they appeared\n' "$(ms_since "$t1"
 must wait_sync
 check "(f) manifests appear: the switch holds exactly the agent's flows" \
     switch_matches_agent
+check "(f) status: the sandbox bridge's fail_mode is secure" \
+    status_is .sources.ovsdb.bridge_fail_mode secure
 queue_v1
 run_probes "(f) policy v1"
 printf '# (f) done in %s ms\n' "$(ms_since "$t0")"

@@ -27,7 +27,8 @@
  *   snapshot    the first snapshot: both pod conventions, host port, bond,
  *               interfaces without ofport or with -1, a second bridge whose
  *               ports must not show; updates that change nothing reported
- *               do not call back; monitors of another and of a missing bridge.
+ *               do not call back; the bridge's fail_mode followed and warned
+ *               about; monitors of another and of a missing bridge.
  *   updates     a port added, identity, ofport and addresses changed, ports
  *               deleted, a bond rebuilt, an ofport assigned and one failed, a
  *               port moved to another bridge, the bridge deleted: each one
@@ -482,6 +483,24 @@ static const char topology_ports[] =
 
 /* Cases against a real ovsdb-server. */
 
+/* Returns true if the monitor's log file contains 'needle'. */
+static bool
+log_contains(const char *file, const char *needle)
+{
+    FILE *stream = fopen(file, "r");
+    if (!stream) {
+        return false;
+    }
+
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, stream)) {
+        found = strstr(line, needle) != NULL;
+    }
+    fclose(stream);
+    return found;
+}
+
 START_TEST(test_snapshot)
 {
     ck_assert_msg(!setup_error, "%s", setup_error);
@@ -521,6 +540,24 @@ START_TEST(test_snapshot)
     check_ports(&h, topology_ports);
     ck_assert_int_eq(h.n_changed, 1);
 
+    /* The bridge's fail_mode is followed, and anything but "secure" is
+     * warned about; the ports did not change, so no callback. */
+    char *log_file = np_xasprintf("%s/monitor.log", test_dir);
+    ck_assert_int_eq(vlog_set_log_file(log_file), 0);
+    ck_assert_str_eq(ovsdb_monitor_fail_mode(h.m), "");
+    vsctl("set Bridge br-int fail_mode=secure");
+    WAIT_UNTIL(&h, !strcmp(ovsdb_monitor_fail_mode(h.m), "secure"));
+    ck_assert(log_contains(log_file, "bridge br-int has fail_mode=secure"));
+    vsctl("set Bridge br-int fail_mode=standalone");
+    WAIT_UNTIL(&h, !strcmp(ovsdb_monitor_fail_mode(h.m), "standalone"));
+    ck_assert(log_contains(log_file, "bridge br-int has fail_mode=standalone:"
+                           " ovs-vswitchd forwards everything"));
+    vsctl("del-fail-mode br-int");
+    WAIT_UNTIL(&h, !*ovsdb_monitor_fail_mode(h.m));
+    ck_assert(log_contains(log_file, "fail_mode=standalone (unset):"));
+    ck_assert_int_eq(h.n_changed, 1);
+    free(log_file);
+
     /* The same set seen by a monitor of the other bridge. */
     struct harness h2;
     harness_init(&h2);
@@ -528,11 +565,13 @@ START_TEST(test_snapshot)
     wait_for_ports(&h2, "9 x1 ns1/other2 - -\n65534 br-ext - - -\n");
     harness_destroy(&h2);
 
-    /* A bridge that does not exist has no ports, and is synced. */
+    /* A bridge that does not exist has no ports, and is synced; its
+     * fail_mode is not known. */
     harness_init(&h2);
     harness_start(&h2, remote, "br-none");
     wait_for_ports(&h2, "");
     ck_assert_int_eq(h2.n_changed, 1);
+    ck_assert_ptr_null(ovsdb_monitor_fail_mode(h2.m));
     harness_destroy(&h2);
 
     harness_destroy(&h);
@@ -679,23 +718,6 @@ START_TEST(test_updates)
 }
 END_TEST
 
-/* Returns true if the monitor's log file contains 'needle'. */
-static bool
-log_contains(const char *file, const char *needle)
-{
-    FILE *stream = fopen(file, "r");
-    if (!stream) {
-        return false;
-    }
-
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, stream)) {
-        found = strstr(line, needle) != NULL;
-    }
-    fclose(stream);
-    return found;
-}
 
 START_TEST(test_malformed)
 {
