@@ -22,7 +22,8 @@
 #              namespaces): allowed and denied TCP, UDP, IPv6, from the
 #              uplink, egress isolation; SCTP through trace only.  Its exit
 #              status says the verdict (0 allowed, 1 denied; 3 would be a
-#              disagreement) and it names the deciding flow.
+#              disagreement; an error, e.g. an unknown pod, is 2) and it
+#              names the deciding flow.
 #   verify     zero disagreements in three policy states; after an allow
 #              flow is deleted by hand (ovs-ofctl del-flows --strict) it
 #              reports the planted disagreement (exit 1, names the pair)
@@ -349,6 +350,19 @@ agree pass x/a $B 80 sctp x/b
 check "trace of SCTP uses sctp_dst" trace_says 'sctp_dst=80'
 agree fail x/c $B 80 sctp x/b
 agree pass x/a $B6 80 sctp x/b --family 6
+
+# An error is not a verdict: exit 2, never 0 or 1.
+trace_error() { # WHAT ARGS...: trace fails with exit 2 and says why
+    local what=$1 rc=0
+    shift
+    ctl trace "$@" >"$T/trace-error.out" 2>&1 || rc=$?
+    check "trace with $what exits 2 (exit $rc)" equals "$rc" 2
+    sed 's/^/#   /' "$T/trace-error.out" | tail -n 2
+}
+trace_error "an unknown pod" --from x/nope --to x/b --port 80/tcp
+trace_error "an unknown protocol" --from x/a --to x/b --port 80/icmp
+CTL_CONTROL=$T/no-agent.ctl \
+    trace_error "no agent" --from x/a --to x/b --port 80/tcp
 
 # --- verify --------------------------------------------------------------
 

@@ -845,6 +845,7 @@ explain_args(const char *from, const char *to, const char *port, int family)
 int
 ctl_trace(struct ctl_options *opts)
 {
+    ctl_error_status = 2;
     if (!opts->from || !opts->to || !opts->port) {
         ctl_fatal(2, "trace needs --from NS/POD|IP, --to NS/POD|IP and "
                   "--port PORT[/PROTO]");
@@ -936,6 +937,7 @@ verify_report(const struct ctl_options *opts, const struct conn *c,
 int
 ctl_verify(struct ctl_options *opts)
 {
+    ctl_error_status = 2;
     /* The switch must hold the flows of the state the model reads. */
     json_t *args = json_object();
     json_object_set_new(args, "timeout",

@@ -114,7 +114,8 @@ transact(const struct ctl_options *opts, const char *command, json_t *args)
                             : -1;
         int retval = poll(&pfd, 1, wait);
         if (retval == 0) {
-            ctl_fatal(1, "%s: no answer within %d s", command, opts->timeout);
+            ctl_fatal(ctl_error_status, "%s: no answer within %d s", command,
+                      opts->timeout);
         } else if (retval < 0) {
             if (errno == EINTR) {
                 continue;
@@ -138,7 +139,7 @@ transact(const struct ctl_options *opts, const char *command, json_t *args)
     }
     const char *err = json_string_value(json_object_get(reply, "error"));
     if (err) {
-        ctl_fatal(1, "%s: %s", command, err);
+        ctl_fatal(ctl_error_status, "%s: %s", command, err);
     }
     json_t *result = json_incref(json_object_get(reply, "result"));
     json_decref(reply);

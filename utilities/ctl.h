@@ -64,6 +64,11 @@ struct ctl_options {
     size_t n_args;
 };
 
+/* The exit status of an error reported by the agent or of no answer from
+ * it: 1, except for trace and verify, whose status 1 is a verdict ("denied",
+ * "disagreements") and whose errors exit 2. */
+extern int ctl_error_status;
+
 /* Prints "ovs-netpolctl: MESSAGE" on stderr and exits with status 2 (usage
  * and environment errors) or 1. */
 void ctl_fatal(int status, const char *format, ...)

@@ -76,6 +76,8 @@ static const struct command commands[] = {
       "delete every ovs-netpol flow from the bridge (no agent needed)" },
 };
 
+int ctl_error_status = 1;
+
 void
 ctl_fatal(int status, const char *format, ...)
 {
@@ -158,7 +160,7 @@ usage(void)
            "  trace exits 0 if switch and model agree it is allowed, 1 if "
            "they\n"
            "  agree it is denied, 3 if they DISAGREE; verify exits 1 on any\n"
-           "  disagreement\n"
+           "  disagreement; both exit 2 on an error\n"
            "\nflush, annotate --live, trace, verify:\n"
            "  --bridge=BR              the bridge (default br-int, or the "
            "agent's)\n"
