@@ -430,9 +430,11 @@ waiter_timer_cb(evutil_socket_t fd, short events, void *agent_)
 
 /* Control commands. */
 
-/* A source barrier of a "wait-sync" is done (the OVSDB round trip, or the
- * API server's current resourceVersion reached).  Once all are, every
- * change made before the request has been applied. */
+/* A barrier of a "wait-sync" is done (the OVSDB round trip, the API
+ * server's current resourceVersion reached, the manifests settled, or a
+ * round trip to the switch).  Once all are, every change made before the
+ * request has been applied, and a switch that restarted before it has been
+ * noticed. */
 static void
 waiter_sources_done(void *w_)
 {
@@ -466,8 +468,9 @@ cmd_wait_sync(struct control_request *req, const json_t *args, void *agent_)
                    ? np_time_msec() + json_number_value(timeout) * 1000
                    : LLONG_MAX);
     ovs_list_push_back(&agent->waiters, &w->node);
-    w->n_barriers = 1 + (agent->k8s != NULL) + (agent->manifests != NULL);
+    w->n_barriers = 2 + (agent->k8s != NULL) + (agent->manifests != NULL);
     ovsdb_monitor_barrier(agent->ovsdb, waiter_sources_done, w);
+    ofctrl_barrier(agent->ofctrl, waiter_sources_done, w);
     if (agent->k8s) {
         k8s_source_barrier(agent->k8s, waiter_sources_done, w);
     }

@@ -101,6 +101,14 @@ struct stats_waiter {
     void *aux;
 };
 
+/* A caller of ofctrl_barrier(). */
+struct barrier {
+    struct ovs_list node;       /* In 'barriers_waiting' or
+                                 * 'barriers_probing'. */
+    void (*cb)(void *aux);
+    void *aux;
+};
+
 /* A change waiting for its bundle to commit; owns a copy of its flow. */
 struct pending_change {
     enum flow_change_type type;
@@ -137,6 +145,10 @@ struct ofctrl {
     struct ovs_list stats_waiters;      /* Contains struct stats_waiter. */
     struct ovs_list stats_running;      /* Contains struct stats_waiter. */
     struct event *stats_event;  /* Starts or fails waiting requests. */
+
+    /* Barriers: waiting for a probe to start, then for its reply. */
+    struct ovs_list barriers_waiting;   /* Contains struct barrier. */
+    struct ovs_list barriers_probing;   /* Contains struct barrier. */
 
     /* Shared with the worker thread, under 'mutex'. */
     pthread_t worker;
@@ -601,6 +613,39 @@ stats_event_cb(evutil_socket_t fd, short events, void *ofctrl_)
 }
 
 static void
+barriers_complete(struct ovs_list *barriers)
+{
+    struct barrier *b;
+    LIST_FOR_EACH_POP (b, node, barriers) {
+        b->cb(b->aux);
+        free(b);
+    }
+}
+
+static void
+barriers_free(struct ovs_list *barriers)
+{
+    struct barrier *b;
+    LIST_FOR_EACH_POP (b, node, barriers) {
+        free(b);
+    }
+}
+
+/* Sends an echo (or, with 'count_flows', a count of our flows) from
+ * S_IDLE.  Its reply answers every barrier waiting now. */
+static void
+start_probe(struct ofctrl *ofctrl, bool count_flows)
+{
+    ovs_list_push_back_all(&ofctrl->barriers_probing,
+                           &ofctrl->barriers_waiting);
+    ofctrl->state = S_PROBING;
+    evtimer_del(ofctrl->timer);
+    struct job *probe = job_create(JOB_PROBE);
+    probe->count_flows = count_flows;
+    ofctrl_submit(ofctrl, probe);
+}
+
+static void
 ofctrl_disconnected(struct ofctrl *ofctrl, int error)
 {
     if (ofctrl->state != S_CONNECTING) {
@@ -619,6 +664,9 @@ ofctrl_disconnected(struct ofctrl *ofctrl, int error)
     ofctrl->backoff_msec = NP_MIN(ofctrl->backoff_msec * 2, MAX_BACKOFF_MSEC);
     stats_answer(&ofctrl->stats_running, error, NULL);
     stats_answer(&ofctrl->stats_waiters, error, NULL);
+    /* Whatever they wait for now comes with the next install. */
+    barriers_complete(&ofctrl->barriers_probing);
+    barriers_complete(&ofctrl->barriers_waiting);
 }
 
 static void
@@ -630,6 +678,10 @@ ofctrl_become_idle(struct ofctrl *ofctrl)
         ofctrl->ready_cb(ofctrl->aux);
     }
     stats_start(ofctrl);
+    if (ofctrl->state == S_IDLE
+        && !ovs_list_is_empty(&ofctrl->barriers_waiting)) {
+        start_probe(ofctrl, false);
+    }
 }
 
 /* Returns the flow a failed request was about, from its xid, or NULL. */
@@ -793,8 +845,11 @@ job_done_cb(evutil_socket_t fd, short events, void *ofctrl_)
     case JOB_PROBE:
         if (job->error) {
             ofctrl_disconnected(ofctrl, job->error);
-        } else if (job->count_flows
-                   && job->n_flows != flow_set_count(&ofctrl->installed)) {
+            break;
+        }
+        barriers_complete(&ofctrl->barriers_probing);
+        if (job->count_flows
+            && job->n_flows != flow_set_count(&ofctrl->installed)) {
             read_back_changed_flows(ofctrl, job->n_flows);
         } else {
             ofctrl_become_idle(ofctrl);
@@ -826,11 +881,9 @@ timer_cb(evutil_socket_t fd, short events, void *ofctrl_)
                 break;
             }
         }
-        ofctrl->state = S_PROBING;
-        struct job *probe = job_create(JOB_PROBE);
-        probe->count_flows = (ofctrl->check_every
-                              && !(++ofctrl->n_probes % ofctrl->check_every));
-        ofctrl_submit(ofctrl, probe);
+        start_probe(ofctrl, (ofctrl->check_every
+                             && !(++ofctrl->n_probes
+                                  % ofctrl->check_every)));
         break;
     case S_CONNECTING:
     case S_DUMPING:
@@ -859,6 +912,8 @@ ofctrl_create(struct event_base *base, const char *target,
     ofctrl->job_done = event_new(base, -1, 0, job_done_cb, ofctrl);
     ovs_list_init(&ofctrl->stats_waiters);
     ovs_list_init(&ofctrl->stats_running);
+    ovs_list_init(&ofctrl->barriers_waiting);
+    ovs_list_init(&ofctrl->barriers_probing);
     ofctrl->stats_event = event_new(base, -1, 0, stats_event_cb, ofctrl);
     pthread_mutex_init(&ofctrl->mutex, NULL);
     pthread_cond_init(&ofctrl->cond, NULL);
@@ -888,6 +943,8 @@ ofctrl_destroy(struct ofctrl *ofctrl)
     event_free(ofctrl->stats_event);
     stats_free_all(&ofctrl->stats_waiters);
     stats_free_all(&ofctrl->stats_running);
+    barriers_free(&ofctrl->barriers_waiting);
+    barriers_free(&ofctrl->barriers_probing);
     pthread_mutex_destroy(&ofctrl->mutex);
     pthread_cond_destroy(&ofctrl->cond);
     discard_pending(ofctrl);
@@ -916,6 +973,22 @@ bool
 ofctrl_is_ready(const struct ofctrl *ofctrl)
 {
     return ofctrl->state == S_IDLE && !ofctrl->retry_after;
+}
+
+void
+ofctrl_barrier(struct ofctrl *ofctrl, void (*cb)(void *aux), void *aux)
+{
+    if (!ofctrl->installed_seq) {
+        cb(aux);                /* Nothing installed to be wrong about. */
+        return;
+    }
+    struct barrier *b = np_xmalloc(sizeof *b);
+    b->cb = cb;
+    b->aux = aux;
+    ovs_list_push_back(&ofctrl->barriers_waiting, &b->node);
+    if (ofctrl->state == S_IDLE) {
+        start_probe(ofctrl, false);
+    }
 }
 
 bool

@@ -162,6 +162,15 @@ bool ofctrl_wants_full(const struct ofctrl *);
  * switch may have restarted empty. */
 uint64_t ofctrl_installed_seq(const struct ofctrl *);
 
+/* Calls 'cb(aux)' once ofctrl knows whether the connection it had when
+ * this was called still stands: after an echo sent after this call comes
+ * back (or fails, which counts as a lost connection and sets the installed
+ * sequence to 0).  At once if not connected (the sequence is already 0).
+ * So a switch restart not yet noticed cannot make a "wait-sync" answer from
+ * before it.  Barriers still waiting when ofctrl is destroyed are dropped
+ * without calling back. */
+void ofctrl_barrier(struct ofctrl *, void (*cb)(void *aux), void *aux);
+
 /* Our flows as the switch holds them (as of the last read-back plus the
  * bundles committed since). */
 const struct flow_set *ofctrl_installed(const struct ofctrl *);
