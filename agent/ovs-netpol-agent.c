@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openvswitch/poll-loop.h>
 #include <openvswitch/util.h>
 #include <openvswitch/vlog.h>
 #include "agent.h"
@@ -548,6 +549,21 @@ detach_finish(int fd, bool ok)
     }
 }
 
+/* libopenvswitch sets up its fatal-signal pipe the first time a thread
+ * polls, without a lock: it relies on its own thread creation to refuse a
+ * second thread before then, and ours (pthread_create()) does not.  The
+ * OpenFlow worker and the audit receiver polling for the first time at
+ * once could poll fd 0 and abort ("assertion !fd != !wevent failed", seen
+ * once in CI).  One empty poll here, before any thread exists, does the
+ * set-up once.  The signal handlers it installs are replaced by the event
+ * loop's, as they were when a worker thread got there first. */
+static void
+init_libopenvswitch_polling(void)
+{
+    poll_immediate_wake();
+    poll_block();
+}
+
 /* libopenvswitch's "timeval" module warns when a thread goes over a second
  * between two of its poll loops ("Unreasonably long poll interval", with a
  * dump of coverage counters).  Our OpenFlow worker thread waits on a
@@ -607,6 +623,7 @@ main(int argc, char *argv[])
         write_pidfile(d.pidfile);
     }
 
+    init_libopenvswitch_polling();
     evthread_use_pthreads();
     struct event_base *base = event_base_new();
     struct agent *agent = agent_create(base, &d.agent);
