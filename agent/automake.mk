@@ -10,6 +10,8 @@ agent_libagent_a_SOURCES = \
 	agent/agent-explain.h \
 	agent/audit.c \
 	agent/audit.h \
+	agent/callback-list.c \
+	agent/callback-list.h \
 	agent/control.c \
 	agent/control.h \
 	agent/flow-stats.c \

@@ -27,12 +27,12 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 #include <openvswitch/dynamic-string.h>
 #include <openvswitch/list.h>
 #include <openvswitch/vlog.h>
+#include "callback-list.h"
 #include "manifest-files.h"
 #include "ovs-netpol/manifest.h"
 #include "ovs-netpol/util.h"
@@ -91,15 +91,9 @@ struct manifest_watch {
     long long int settle_msec;  /* As of the last scan: time until the
                                  * first settling file can be read, or 0 if
                                  * none is settling. */
-    struct ovs_list barriers;   /* Contains struct manifest_barrier. */
+    struct ovs_list barriers;   /* callback-list.h: manifest_watch_barrier()
+                                 * callers. */
     struct manifest_watch_stats stats;
-};
-
-/* A caller of manifest_watch_barrier() waiting for files to settle. */
-struct manifest_barrier {
-    struct ovs_list node;       /* In 'barriers'. */
-    void (*cb)(void *aux);
-    void *aux;
 };
 
 static struct watched_file *
@@ -200,14 +194,6 @@ log_problems(const struct np_problems *problems)
     }
 }
 
-static long long int
-wall_time_msec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* How long to wait before reading 'wf', now in state 'st': 0 to read it
  * now.  st_mtim is wall-clock time; one in the future (a clock step,
  * `touch -d`) does not delay. */
@@ -218,7 +204,7 @@ settle_wait_msec(const struct watched_file *wf, const struct stat *st)
                             ? EMPTIED_SETTLE_MSEC : SETTLE_MSEC);
     long long int mtime = (st->st_mtim.tv_sec * 1000LL
                            + st->st_mtim.tv_nsec / 1000000);
-    long long int age = wall_time_msec() - mtime;
+    long long int age = np_time_wall_msec() - mtime;
     return age >= 0 && age < settle ? settle - age : 0;
 }
 
@@ -439,16 +425,6 @@ arm_rescan_timer(struct manifest_watch *mw, long long int msec)
     evtimer_add(mw->rescan_timer, &tv);
 }
 
-static void
-complete_barriers(struct manifest_watch *mw)
-{
-    struct manifest_barrier *b;
-    LIST_FOR_EACH_POP (b, node, &mw->barriers) {
-        b->cb(b->aux);
-        free(b);
-    }
-}
-
 void
 manifest_watch_rescan(struct manifest_watch *mw)
 {
@@ -458,7 +434,7 @@ manifest_watch_rescan(struct manifest_watch *mw)
     if (mw->settle_msec) {
         arm_rescan_timer(mw, mw->settle_msec);
     } else {
-        complete_barriers(mw);
+        callback_list_call(&mw->barriers);
     }
 }
 
@@ -470,10 +446,7 @@ manifest_watch_barrier(struct manifest_watch *mw, void (*cb)(void *aux),
         cb(aux);
         return;
     }
-    struct manifest_barrier *b = np_xmalloc(sizeof *b);
-    b->cb = cb;
-    b->aux = aux;
-    ovs_list_push_back(&mw->barriers, &b->node);
+    callback_list_add(&mw->barriers, cb, aux);
 }
 
 static void
@@ -560,10 +533,7 @@ manifest_watch_destroy(struct manifest_watch *mw)
     HMAP_FOR_EACH_POP (wf, node, &mw->files) {
         watched_file_destroy(wf);
     }
-    struct manifest_barrier *b;
-    LIST_FOR_EACH_POP (b, node, &mw->barriers) {
-        free(b);
-    }
+    callback_list_clear(&mw->barriers);
     hmap_destroy(&mw->files);
     if (mw->inotify_event) {
         event_free(mw->inotify_event);

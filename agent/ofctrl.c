@@ -40,6 +40,7 @@
 #include <openvswitch/ofpbuf.h>
 #include <openvswitch/vconn.h>
 #include <openvswitch/vlog.h>
+#include "callback-list.h"
 #include "ovs-netpol/pipeline.h"
 #include "ovs-netpol/util.h"
 
@@ -101,14 +102,6 @@ struct stats_waiter {
     void *aux;
 };
 
-/* A caller of ofctrl_barrier(). */
-struct barrier {
-    struct ovs_list node;       /* In 'barriers_waiting' or
-                                 * 'barriers_probing'. */
-    void (*cb)(void *aux);
-    void *aux;
-};
-
 /* A change waiting for its bundle to commit; owns a copy of its flow. */
 struct pending_change {
     enum flow_change_type type;
@@ -146,9 +139,10 @@ struct ofctrl {
     struct ovs_list stats_running;      /* Contains struct stats_waiter. */
     struct event *stats_event;  /* Starts or fails waiting requests. */
 
-    /* Barriers: waiting for a probe to start, then for its reply. */
-    struct ovs_list barriers_waiting;   /* Contains struct barrier. */
-    struct ovs_list barriers_probing;   /* Contains struct barrier. */
+    /* Barriers (callback-list.h): waiting for a probe to start, then for
+     * its reply. */
+    struct ovs_list barriers_waiting;
+    struct ovs_list barriers_probing;
 
     /* Shared with the worker thread, under 'mutex'. */
     pthread_t worker;
@@ -612,25 +606,6 @@ stats_event_cb(evutil_socket_t fd, short events, void *ofctrl_)
     }
 }
 
-static void
-barriers_complete(struct ovs_list *barriers)
-{
-    struct barrier *b;
-    LIST_FOR_EACH_POP (b, node, barriers) {
-        b->cb(b->aux);
-        free(b);
-    }
-}
-
-static void
-barriers_free(struct ovs_list *barriers)
-{
-    struct barrier *b;
-    LIST_FOR_EACH_POP (b, node, barriers) {
-        free(b);
-    }
-}
-
 /* Sends an echo (or, with 'count_flows', a count of our flows) from
  * S_IDLE.  Its reply answers every barrier waiting now. */
 static void
@@ -665,8 +640,8 @@ ofctrl_disconnected(struct ofctrl *ofctrl, int error)
     stats_answer(&ofctrl->stats_running, error, NULL);
     stats_answer(&ofctrl->stats_waiters, error, NULL);
     /* Whatever they wait for now comes with the next install. */
-    barriers_complete(&ofctrl->barriers_probing);
-    barriers_complete(&ofctrl->barriers_waiting);
+    callback_list_call(&ofctrl->barriers_probing);
+    callback_list_call(&ofctrl->barriers_waiting);
 }
 
 static void
@@ -847,7 +822,7 @@ job_done_cb(evutil_socket_t fd, short events, void *ofctrl_)
             ofctrl_disconnected(ofctrl, job->error);
             break;
         }
-        barriers_complete(&ofctrl->barriers_probing);
+        callback_list_call(&ofctrl->barriers_probing);
         if (job->count_flows
             && job->n_flows != flow_set_count(&ofctrl->installed)) {
             read_back_changed_flows(ofctrl, job->n_flows);
@@ -943,8 +918,8 @@ ofctrl_destroy(struct ofctrl *ofctrl)
     event_free(ofctrl->stats_event);
     stats_free_all(&ofctrl->stats_waiters);
     stats_free_all(&ofctrl->stats_running);
-    barriers_free(&ofctrl->barriers_waiting);
-    barriers_free(&ofctrl->barriers_probing);
+    callback_list_clear(&ofctrl->barriers_waiting);
+    callback_list_clear(&ofctrl->barriers_probing);
     pthread_mutex_destroy(&ofctrl->mutex);
     pthread_cond_destroy(&ofctrl->cond);
     discard_pending(ofctrl);
@@ -982,10 +957,7 @@ ofctrl_barrier(struct ofctrl *ofctrl, void (*cb)(void *aux), void *aux)
         cb(aux);                /* Nothing installed to be wrong about. */
         return;
     }
-    struct barrier *b = np_xmalloc(sizeof *b);
-    b->cb = cb;
-    b->aux = aux;
-    ovs_list_push_back(&ofctrl->barriers_waiting, &b->node);
+    callback_list_add(&ofctrl->barriers_waiting, cb, aux);
     if (ofctrl->state == S_IDLE) {
         start_probe(ofctrl, false);
     }
