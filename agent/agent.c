@@ -107,14 +107,6 @@ struct agent {
 static void agent_run(struct agent *);
 static void log_problems(const struct agent *);
 
-static long long int
-wall_msec(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long int) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 void
 agent_changed(struct agent *agent)
 {
@@ -387,7 +379,7 @@ agent_run(struct agent *agent)
         agent->full_put = false;
         flow_set_clear(&agent->tracked);
         if (ofctrl_installed_seq(ofctrl) >= agent->desired_seq) {
-            agent->last_install_wall = wall_msec();
+            agent->last_install_wall = np_time_wall_msec();
         }
     }
     answer_waiters(agent);
@@ -412,7 +404,7 @@ switch_ready_cb(void *agent_)
     struct agent *agent = agent_;
     if (ofctrl_installed_seq(agent->ofctrl) >= agent->desired_seq
         && agent->desired_seq) {
-        agent->last_install_wall = wall_msec();
+        agent->last_install_wall = np_time_wall_msec();
     }
     event_active(agent->run_event, EV_TIMEOUT, 0);
 }

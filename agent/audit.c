@@ -762,9 +762,7 @@ rx_packet_in(struct audit *audit, const struct ofp_header *oh)
 
     struct audit_event e;
     memset(&e, 0, sizeof e);
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    e.wall_msec = (long long int) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    e.wall_msec = np_time_wall_msec();
     e.mono_msec = np_time_msec();
     e.cookie = cookie;
     e.table_id = pin.table_id;

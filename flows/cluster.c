@@ -201,16 +201,16 @@ cluster_holds_object(const struct cluster *c, const struct np_object *obj)
     switch (obj->kind) {
     case NP_KIND_NAMESPACE:
         held.ns = cluster_find_namespace(c, obj->ns->name);
-        return held.ns && np_object_equal(&held, obj);
+        break;
     case NP_KIND_POD:
         held.pod = cluster_find_pod(c, obj->pod->namespace, obj->pod->name);
-        return held.pod && np_object_equal(&held, obj);
+        break;
     case NP_KIND_POLICY:
         held.policy = cluster_find_policy(c, obj->policy->namespace,
                                           obj->policy->name);
-        return held.policy && np_object_equal(&held, obj);
+        break;
     }
-    return false;
+    return held.ns && np_object_equal(&held, obj);   /* Any kind's pointer. */
 }
 
 struct local_port *

@@ -233,3 +233,11 @@ np_time_msec(void)
 {
     return np_time_usec() / 1000;
 }
+
+long long int
+np_time_wall_msec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long int) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

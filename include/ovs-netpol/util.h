@@ -86,6 +86,9 @@ int np_str_ends_with(const char *s, const char *suffix);
 long long int np_time_msec(void);
 long long int np_time_usec(void);
 
+/* Wall-clock time (since the epoch) in milliseconds. */
+long long int np_time_wall_msec(void);
+
 #ifdef __cplusplus
 }
 #endif
